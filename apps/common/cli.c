@@ -1,0 +1,231 @@
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
+  if (cli->rank != 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", cli->prog);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void pmr_cli_usage(const pmr_cli *cli) {
+  const pmr_cli_app *a = cli->app;
+  printf("Usage: %s [options] INPUT... %s\n%s\n\n", cli->prog,
+         a->output_optional ? "[-o OUT.h5]" : "-o OUT.h5", a->summary);
+  printf("Options:\n"
+         "  -o, --output FILE    write the result to HDF5 file FILE\n"
+         "%s"
+         "  -t, --threads N      OpenMP threads per rank (default: "
+         "OMP_NUM_THREADS,\n"
+         "                       else the cores of this rank)\n"
+         "  -m, --memory SIZE    memory budget per rank, e.g. 512M, 2G "
+         "(default 256M)\n"
+         "      --progress       show progress on stderr (default when "
+         "stderr is a tty)\n"
+         "      --no-progress    never show progress\n"
+         "      --stats          print phase timings at the end (stderr)\n"
+         "  -h, --help           show this help and exit\n"
+         "      --version        show the version and exit\n\n"
+         "Run on N ranks with: mpirun -np N %s ...\n"
+         "Exit status: 0 success, 1 error, 2 usage error.\n",
+         a->options_help ? a->options_help : "", cli->prog);
+}
+
+int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
+                     long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(arg, &end, 10);
+  if (errno || end == arg || *end || v < 1) {
+    pmr_cli_error(cli, "invalid value '%s' for %s: need a positive integer "
+                       "(see --help)", arg, opt);
+    return PMR_CLI_USAGE;
+  }
+  *out = v;
+  return 0;
+}
+
+/* argv joined, each argument single-quoted when the shell would need it. */
+static char *pmr_cli_join(int argc, char **argv) {
+  size_t len = 1;
+  for (int i = 0; i < argc; i++)
+    len += 4 * strlen(argv[i]) + 3;
+  char *s = malloc(len), *p = s;
+  if (!s)
+    return NULL;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    int plain = *a != '\0';
+    for (const char *c = a; *c; c++)
+      if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789-_./=:,+@%", *c))
+        plain = 0;
+    if (i)
+      *p++ = ' ';
+    if (plain) {
+      p = stpcpy(p, a);
+    } else {
+      *p++ = '\'';
+      for (const char *c = a; *c; c++) {
+        if (*c == '\'')
+          p = stpcpy(p, "'\\''");
+        else
+          *p++ = *c;
+      }
+      *p++ = '\'';
+    }
+  }
+  *p = '\0';
+  return s;
+}
+
+enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS };
+
+int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
+                  char **argv) {
+  static char prog[64];
+  snprintf(prog, sizeof prog, "pmr-%s", app->name);
+  memset(cli, 0, sizeof *cli);
+  cli->prog = prog;
+  cli->app = app;
+  cli->progress = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &cli->rank);
+  cli->command_line = pmr_cli_join(argc, argv);
+
+  static const struct option common[] = {
+      {"output", required_argument, NULL, 'o'},
+      {"threads", required_argument, NULL, 't'},
+      {"memory", required_argument, NULL, 'm'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, OPT_VERSION},
+      {"progress", no_argument, NULL, OPT_PROGRESS},
+      {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+      {"stats", no_argument, NULL, OPT_STATS},
+  };
+  size_t nc = sizeof common / sizeof common[0], na = 0;
+  while (app->longopts && app->longopts[na].name)
+    na++;
+  struct option *all = calloc(nc + na + 1, sizeof *all);
+  if (!all)
+    return PMR_CLI_USAGE;
+  memcpy(all, common, sizeof common);
+  if (na)
+    memcpy(all + nc, app->longopts, na * sizeof *all);
+
+  int rc = PMR_CLI_RUN, opt;
+  long long v;
+  opterr = 0;
+  optind = 1;
+  while (rc == PMR_CLI_RUN &&
+         (opt = getopt_long(argc, argv, ":o:t:m:h", all, NULL)) != -1) {
+    switch (opt) {
+    case 'o':
+      cli->output = optarg;
+      break;
+    case 't':
+      if ((rc = pmr_cli_positive(cli, "--threads", optarg, &v)) == 0)
+        cli->threads = v > 4096 ? 4096 : (int)v;
+      break;
+    case 'm':
+      if (pmr_parse_size(optarg, &cli->memory) != PMR_OK ||
+          cli->memory < ((size_t)1 << 20)) {
+        pmr_cli_error(cli, "invalid value '%s' for --memory: need a size "
+                           "of at least 1M, e.g. 512M (see --help)", optarg);
+        rc = PMR_CLI_USAGE;
+      }
+      break;
+    case 'h':
+      if (cli->rank == 0)
+        pmr_cli_usage(cli);
+      rc = PMR_CLI_DONE;
+      break;
+    case OPT_VERSION:
+      if (cli->rank == 0)
+        printf("%s (pmr) %s\n", cli->prog, pmr_version_string());
+      rc = PMR_CLI_DONE;
+      break;
+    case OPT_PROGRESS:
+      cli->progress = 1;
+      break;
+    case OPT_NO_PROGRESS:
+      cli->progress = 0;
+      break;
+    case OPT_STATS:
+      cli->stats = 1;
+      break;
+    case ':':
+      pmr_cli_error(cli, "option '%s' needs a value (see --help)",
+                    argv[optind - 1]);
+      rc = PMR_CLI_USAGE;
+      break;
+    case '?':
+      if (optopt)
+        pmr_cli_error(cli, "unknown option '-%c' (see --help)", optopt);
+      else
+        pmr_cli_error(cli, "unknown option '%s' (see --help)",
+                      argv[optind - 1]);
+      rc = PMR_CLI_USAGE;
+      break;
+    default:
+      rc = app->on_option ? app->on_option(cli, opt, optarg, app->user)
+                          : PMR_CLI_USAGE;
+    }
+  }
+  free(all);
+  if (rc != PMR_CLI_RUN)
+    return rc;
+  cli->inputs = argv + optind;
+  cli->ninputs = argc - optind;
+  if (cli->ninputs == 0) {
+    pmr_cli_error(cli, "no input files (see --help)");
+    return PMR_CLI_USAGE;
+  }
+  if (!cli->output && !app->output_optional) {
+    pmr_cli_error(cli, "no output file: give -o OUT.h5 (see --help)");
+    return PMR_CLI_USAGE;
+  }
+  return PMR_CLI_RUN;
+}
+
+static void pmr_cli_progress(const char *phase, uint64_t done, uint64_t total,
+                             void *user) {
+  const pmr_cli *cli = user;
+  double pct = total ? 100.0 * (double)done / (double)total : 100.0;
+  fprintf(stderr, "\r%s: %s %5.1f%%%s", cli->prog, phase, pct,
+          done >= total ? "\n" : "");
+  fflush(stderr);
+}
+
+void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx) {
+  if (cli->threads > 0)
+    pmr_ctx_set_threads(ctx, cli->threads);
+  if (cli->memory > 0)
+    pmr_ctx_set_memory(ctx, cli->memory);
+  int progress = cli->progress;
+  if (progress < 0)
+    progress = cli->rank == 0 && isatty(STDERR_FILENO);
+  if (progress && cli->rank == 0)
+    pmr_ctx_set_progress(ctx, pmr_cli_progress, cli);
+}
+
+void pmr_cli_free(pmr_cli *cli) {
+  free(cli->command_line);
+  cli->command_line = NULL;
+}
+
+int pmr_cli_finish(pmr_cli *cli, int status) {
+  pmr_cli_free(cli);
+  MPI_Finalize();
+  return status;
+}

@@ -1,0 +1,60 @@
+/* Shared command line of the pmr-* applications (DESIGN.md, fixed):
+ *   pmr-<app> [options] INPUT... -o OUT.h5
+ * with -h/--help, --version, -t/--threads, -m/--memory, --progress,
+ * --stats; exit 0 on success, 2 on a usage error, 1 on any other error, with
+ * one message on stderr from rank 0. */
+#ifndef PMR_CLI_H
+#define PMR_CLI_H
+
+#include <getopt.h>
+#include <pmr.h>
+
+typedef struct pmr_cli pmr_cli;
+
+/* What an application adds to the common options. */
+typedef struct pmr_cli_app {
+  const char *name;           /* "wordcount": the program is pmr-<name> */
+  const char *summary;        /* one line: what the program does */
+  const char *options_help;   /* the app's own options, for --help */
+  const struct option *longopts; /* the app's own, {0} terminated; may be NULL */
+  /* Handle one of the app's options (getopt's return value `opt`). Return 0,
+   * or 2 after pmr_cli_error() for a usage error. */
+  int (*on_option)(pmr_cli *cli, int opt, const char *arg, void *user);
+  void *user;
+  int output_optional;        /* 1: -o may be left out */
+} pmr_cli_app;
+
+struct pmr_cli {
+  const char *prog;   /* "pmr-<app>" */
+  const pmr_cli_app *app;
+  int rank;           /* in MPI_COMM_WORLD */
+  int threads;        /* 0: library default */
+  size_t memory;      /* 0: library default */
+  int progress;       /* 1 on, 0 off, -1 when stderr is a terminal */
+  int stats;
+  const char *output; /* -o, or NULL */
+  char **inputs;      /* into argv */
+  int ninputs;
+  char *command_line; /* argv joined, shell-quoted where needed */
+};
+
+enum { PMR_CLI_RUN = 0, PMR_CLI_DONE = -1, PMR_CLI_USAGE = 2 };
+
+/* Parse argv. Returns PMR_CLI_RUN, PMR_CLI_DONE (help or version printed:
+ * exit 0), or PMR_CLI_USAGE (message printed on rank 0: exit 2). */
+int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
+                  char **argv);
+/* Apply threads, memory and progress to a context. */
+void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx);
+/* Print "prog: message" on rank 0. */
+void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Parse a positive integer option value; 0 on success, 2 after a message. */
+int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
+                     long long *out);
+void pmr_cli_free(pmr_cli *cli);
+
+/* End a run: free, MPI_Finalize, and return `status` (0, 1 or 2). */
+int pmr_cli_finish(pmr_cli *cli, int status);
+
+#endif

@@ -1,0 +1,225 @@
+/* pmr-wordcount: count words in text files over MPI ranks and threads.
+ *
+ *   mpirun -np 4 pmr-wordcount -t 2 books/a.txt books/b.txt -o counts.h5 --top 10
+ *
+ * A word is a maximal run of bytes that are not ASCII whitespace, exactly
+ * Python's bytes.split(); --ignore-case and --letters change that. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pmr.h>
+
+#include "cli.h"
+
+typedef struct wc_opts {
+  const char *text;
+  long long top;
+  const char *group;
+  int ignore_case, letters;
+  unsigned char sep[256]; /* 1 for bytes that end a word */
+  /* Per-thread scratch for folded words. */
+  struct scratch {
+    unsigned char *buf;
+    size_t cap;
+    char pad[48]; /* keep threads' entries on separate cache lines */
+  } *scratch;
+} wc_opts;
+
+enum { OPT_TEXT = 0x2000, OPT_TOP, OPT_GROUP, OPT_IGNORE_CASE, OPT_LETTERS };
+
+static const struct option wc_longopts[] = {
+    {"text", required_argument, NULL, OPT_TEXT},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"group", required_argument, NULL, OPT_GROUP},
+    {"ignore-case", no_argument, NULL, OPT_IGNORE_CASE},
+    {"letters", no_argument, NULL, OPT_LETTERS},
+    {0}};
+
+static int wc_option(pmr_cli *cli, int opt, const char *arg, void *user) {
+  wc_opts *o = user;
+  switch (opt) {
+  case OPT_TEXT:
+    o->text = arg;
+    return 0;
+  case OPT_TOP:
+    return pmr_cli_positive(cli, "--top", arg, &o->top);
+  case OPT_GROUP:
+    if (!*arg) {
+      pmr_cli_error(cli, "--group needs a non-empty name (see --help)");
+      return PMR_CLI_USAGE;
+    }
+    o->group = arg;
+    return 0;
+  case OPT_IGNORE_CASE:
+    o->ignore_case = 1;
+    return 0;
+  case OPT_LETTERS:
+    o->letters = 1;
+    return 0;
+  }
+  return PMR_CLI_USAGE;
+}
+
+/* The default path: count the words of one line as they are. */
+static int wc_map(const char *line, size_t len, int file, pmr_emitter *em,
+                  void *user) {
+  const wc_opts *o = user;
+  const unsigned char *p = (const unsigned char *)line, *e = p + len;
+  (void)file;
+  for (;;) {
+    while (p < e && o->sep[*p])
+      p++;
+    if (p == e)
+      return 0;
+    const unsigned char *w = p;
+    while (p < e && !o->sep[*p])
+      p++;
+    if (pmr_emit_i64(em, w, (size_t)(p - w), 1) != PMR_OK)
+      return 1;
+  }
+}
+
+/* --ignore-case: fold each word into the thread's scratch buffer first. */
+static int wc_map_fold(const char *line, size_t len, int file,
+                       pmr_emitter *em, void *user) {
+  wc_opts *o = user;
+  struct scratch *s = &o->scratch[pmr_emitter_thread(em)];
+  const unsigned char *p = (const unsigned char *)line, *e = p + len;
+  (void)file;
+  for (;;) {
+    while (p < e && o->sep[*p])
+      p++;
+    if (p == e)
+      return 0;
+    const unsigned char *w = p;
+    while (p < e && !o->sep[*p])
+      p++;
+    size_t n = (size_t)(p - w);
+    if (n > s->cap) {
+      unsigned char *b = realloc(s->buf, n);
+      if (!b)
+        return 1;
+      s->buf = b;
+      s->cap = n;
+    }
+    for (size_t i = 0; i < n; i++)
+      s->buf[i] = (w[i] >= 'A' && w[i] <= 'Z') ? (unsigned char)(w[i] + 32)
+                                               : w[i];
+    if (pmr_emit_i64(em, s->buf, n, 1) != PMR_OK)
+      return 1;
+  }
+}
+
+static void wc_print_top(const pmr_kv_list *l) {
+  for (uint64_t i = 0; i < l->n; i++) {
+    int64_t c;
+    memcpy(&c, l->values + i * 8, 8);
+    fwrite(l->keys + l->key_offsets[i], 1,
+           (size_t)(l->key_offsets[i + 1] - l->key_offsets[i]), stdout);
+    printf("\t%lld\n", (long long)c);
+  }
+  fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+  int provided;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+
+  wc_opts o = {.group = "wordcount"};
+  pmr_cli_app app = {
+      .name = "wordcount",
+      .summary = "Count the words of text files over MPI ranks and OpenMP "
+                 "threads.\nA word is a maximal run of bytes that are not "
+                 "ASCII whitespace (Python's bytes.split()).",
+      .options_help =
+          "      --text FILE      also write \"word<TAB>count\" lines to FILE\n"
+          "      --top N          print the N most frequent words (rank 0, "
+          "stdout)\n"
+          "      --group NAME     HDF5 group of the result (default "
+          "wordcount)\n"
+          "      --ignore-case    fold ASCII letters to lower case\n"
+          "      --letters        words are runs of ASCII letters only\n",
+      .longopts = wc_longopts,
+      .on_option = wc_option,
+      .user = &o,
+      .output_optional = 1,
+  };
+  pmr_cli cli;
+  int prc = pmr_cli_parse(&cli, &app, argc, argv);
+  if (prc == PMR_CLI_RUN && !cli.output && !o.text && !o.top) {
+    pmr_cli_error(&cli, "nothing to do: give -o OUT.h5, --text FILE or "
+                        "--top N (see --help)");
+    prc = PMR_CLI_USAGE;
+  }
+  if (prc != PMR_CLI_RUN)
+    return pmr_cli_finish(&cli, prc == PMR_CLI_DONE ? 0 : 2);
+
+  for (int c = 0; c < 256; c++) {
+    int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    o.sep[c] = o.letters ? !letter
+                         : (c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
+                            c == '\f' || c == '\r');
+  }
+
+  pmr_ctx *ctx = NULL;
+  pmr_kv *kv = NULL;
+  pmr_kv_list *top = NULL;
+  int rc = pmr_ctx_create(MPI_COMM_WORLD, &ctx);
+  if (rc) {
+    pmr_cli_error(&cli, "cannot start: %s", pmr_strerror(rc));
+    return pmr_cli_finish(&cli, 1);
+  }
+  pmr_cli_setup(&cli, ctx);
+  int nt = pmr_ctx_threads(ctx);
+  o.scratch = calloc((size_t)nt, sizeof *o.scratch);
+  rc = o.scratch ? PMR_OK : PMR_ENOMEM;
+
+  /* Fail on an unwritable output now, not after the work. */
+  if (!rc && cli.output)
+    rc = pmr_check_output(ctx, cli.output);
+  if (!rc && o.text)
+    rc = pmr_check_output(ctx, o.text);
+  if (!rc)
+    rc = pmr_kv_create(ctx, PMR_SUM_I64, &kv);
+  if (!rc)
+    rc = pmr_map_text(ctx, (const char *const *)cli.inputs, cli.ninputs,
+                      o.ignore_case ? wc_map_fold : wc_map, &o, kv);
+  if (!rc)
+    rc = pmr_kv_reduce(kv);
+  if (!rc && o.top) {
+    rc = pmr_kv_top(kv, (uint64_t)o.top, NULL, NULL, 0, &top);
+    if (!rc && cli.rank == 0)
+      wc_print_top(top);
+  }
+  if (!rc && cli.output) {
+    pmr_stats g;
+    rc = pmr_ctx_stats_global(ctx, &g);
+    const char *names[] = {"words"};
+    int64_t values[] = {(int64_t)g.emitted};
+    pmr_meta meta = {.app = "wordcount",
+                     .command_line = cli.command_line,
+                     .inputs = (const char *const *)cli.inputs,
+                     .ninputs = cli.ninputs,
+                     .int_names = names,
+                     .int_values = values,
+                     .nints = 1};
+    if (!rc)
+      rc = pmr_kv_write_h5(kv, cli.output, o.group, &meta);
+  }
+  if (!rc && o.text)
+    rc = pmr_kv_write_text(kv, o.text);
+  if (rc)
+    pmr_cli_error(&cli, "%s", *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
+                                              : pmr_strerror(rc));
+  if (cli.stats)
+    pmr_ctx_print_stats(ctx, stderr);
+
+  pmr_kv_list_free(&top);
+  pmr_kv_destroy(&kv);
+  pmr_ctx_destroy(&ctx);
+  for (int t = 0; o.scratch && t < nt; t++)
+    free(o.scratch[t].buf);
+  free(o.scratch);
+  return pmr_cli_finish(&cli, rc ? 1 : 0);
+}

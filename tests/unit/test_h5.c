@@ -1,0 +1,180 @@
+/* HDF5 output: the ragged layout read back serially on rank 0 (plain HDF5
+ * calls, no pmr), for int64, float64 and 16-byte values, and for an empty
+ * result. Expected content is a closed form of the index. */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <hdf5.h>
+#include <pmr.h>
+#include <unistd.h>
+
+#define N 5000
+
+static int map_i64(uint64_t i, pmr_emitter *em, void *user) {
+  (void)user;
+  char k[32];
+  int n = snprintf(k, sizeof k, "k%llu", (unsigned long long)i);
+  return pmr_emit_i64(em, k, (size_t)n, (int64_t)i * 3);
+}
+static int map_f64(uint64_t i, pmr_emitter *em, void *user) {
+  (void)user;
+  char k[32];
+  int n = snprintf(k, sizeof k, "k%llu", (unsigned long long)i);
+  return pmr_emit_f64(em, k, (size_t)n, (double)i * 0.25);
+}
+static void keep_first(void *acc, const void *in, void *user) {
+  (void)acc, (void)in, (void)user;
+}
+static int map_bytes(uint64_t i, pmr_emitter *em, void *user) {
+  (void)user;
+  char k[32];
+  unsigned char v[16];
+  int n = snprintf(k, sizeof k, "k%llu", (unsigned long long)i);
+  for (int j = 0; j < 16; j++)
+    v[j] = (unsigned char)(i + (uint64_t)j);
+  return pmr_emit(em, k, (size_t)n, v);
+}
+
+static void *read_all(hid_t g, const char *name, hid_t mtype, size_t esize,
+                      hsize_t *dims, int *ndims) {
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  hid_t s = H5Dget_space(d);
+  *ndims = H5Sget_simple_extent_dims(s, dims, NULL);
+  size_t n = 1;
+  for (int i = 0; i < *ndims; i++)
+    n *= dims[i];
+  void *buf = malloc(n * esize + 1);
+  if (n)
+    H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  H5Sclose(s);
+  H5Dclose(d);
+  return buf;
+}
+
+static int64_t attr_i64(hid_t g, const char *name) {
+  int64_t v = -1;
+  hid_t a = H5Aopen(g, name, H5P_DEFAULT);
+  H5Aread(a, H5T_NATIVE_INT64, &v);
+  H5Aclose(a);
+  return v;
+}
+
+/* Rank 0 checks the file; kind 0 int64, 1 float64, 2 bytes, 3 empty. */
+static void verify(const char *path, int kind, int nranks) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  CHECK(f >= 0);
+  if (f < 0)
+    return;
+  hid_t g = H5Gopen2(f, "res/deep", H5P_DEFAULT);
+  CHECK(g >= 0);
+  hsize_t kd[2], od[2], vd[2];
+  int kn, on, vn;
+  unsigned char *keys = read_all(g, "keys", H5T_NATIVE_UINT8, 1, kd, &kn);
+  uint64_t *offs = read_all(g, "key_offsets", H5T_NATIVE_UINT64, 8, od, &on);
+  hid_t vt = kind == 1 ? H5T_NATIVE_DOUBLE
+             : kind == 2 ? H5T_NATIVE_UINT8
+                         : H5T_NATIVE_INT64;
+  unsigned char *vals = read_all(g, "values", vt, kind == 2 ? 1 : 8, vd, &vn);
+  uint64_t n = kind == 3 ? 0 : N;
+  CHECK_EQ_I(kn, 1);
+  CHECK_EQ_I(on, 1);
+  CHECK_EQ_I(od[0], n + 1);
+  CHECK_EQ_I(vd[0], n);
+  CHECK_EQ_I(vn, kind == 2 ? 2 : 1);
+  if (kind == 2)
+    CHECK_EQ_I(vd[1], 16);
+  CHECK_EQ_I(offs[0], 0);
+  CHECK_EQ_I(offs[n], kd[0]);
+  char *seen = calloc(N, 1);
+  int bad = 0;
+  for (uint64_t i = 0; i < n && od[0] == n + 1; i++) {
+    char k[32] = {0};
+    uint64_t len = offs[i + 1] - offs[i];
+    if (len < 2 || len > 20 || offs[i + 1] > kd[0]) {
+      bad++;
+      continue;
+    }
+    memcpy(k, keys + offs[i], len);
+    uint64_t idx = strtoull(k + 1, NULL, 10);
+    if (k[0] != 'k' || idx >= N || seen[idx]++) {
+      bad++;
+      continue;
+    }
+    if (kind == 0) {
+      int64_t v;
+      memcpy(&v, vals + 8 * i, 8);
+      bad += v != (int64_t)idx * 3;
+    } else if (kind == 1) {
+      double v;
+      memcpy(&v, vals + 8 * i, 8);
+      bad += v != (double)idx * 0.25;
+    } else {
+      for (int j = 0; j < 16; j++)
+        bad += vals[16 * i + j] != (unsigned char)(idx + (uint64_t)j);
+    }
+  }
+  CHECK_EQ_I(bad, 0);
+  CHECK_EQ_I(attr_i64(g, "nranks"), nranks);
+  CHECK_EQ_I(attr_i64(g, "records"), n);
+  CHECK(H5Aexists(g, "created") > 0 && H5Aexists(g, "pmr_version") > 0);
+  CHECK(H5Aexists(g, "command_line") > 0 && H5Aexists(g, "app") > 0);
+  CHECK(H5Aexists(g, "seconds_map") > 0 && H5Aexists(g, "nthreads") > 0);
+  CHECK_EQ_I(attr_i64(g, "answer"), 42);
+  free(seen);
+  free(keys);
+  free(offs);
+  free(vals);
+  H5Gclose(g);
+  H5Fclose(f);
+}
+
+int main(int argc, char **argv) {
+  int provided, rank, size;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  char dir[256] = {0};
+  if (rank == 0) {
+    snprintf(dir, sizeof dir, "%s/pmr-h5-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(dir))
+      MPI_Abort(MPI_COMM_WORLD, 2);
+  }
+  MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+  const char *names[] = {"answer"};
+  int64_t values[] = {42};
+  const char *inputs[] = {"index"};
+  pmr_meta meta = {"test", "test_h5", inputs, 1, names, values, 1};
+  for (int kind = 0; kind < 4; kind++) {
+    pmr_ctx *ctx;
+    pmr_kv *kv;
+    char path[300];
+    snprintf(path, sizeof path, "%s/kind%d.h5", dir, kind);
+    CHECK_OK(NULL, pmr_ctx_create(MPI_COMM_WORLD, &ctx));
+    /* A small budget makes the write go in several batches. */
+    CHECK_OK(ctx, pmr_ctx_set_memory(ctx, (size_t)1 << 20));
+    if (kind == 2)
+      CHECK_OK(ctx, pmr_kv_create_user(ctx, 16, PMR_BYTES, keep_first, NULL,
+                                       &kv));
+    else
+      CHECK_OK(ctx, pmr_kv_create(ctx, kind == 1 ? PMR_SUM_F64 : PMR_SUM_I64,
+                                  &kv));
+    pmr_index_fn fn = kind == 1 ? map_f64 : kind == 2 ? map_bytes : map_i64;
+    CHECK_OK(ctx, pmr_map_index(ctx, kind == 3 ? 0 : N, fn, NULL, kv));
+    CHECK_OK(ctx, pmr_kv_reduce(kv));
+    CHECK_OK(ctx, pmr_kv_write_h5(kv, path, "res/deep", &meta));
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+      verify(path, kind, size);
+      unlink(path);
+    }
+    pmr_kv_destroy(&kv);
+    pmr_ctx_destroy(&ctx);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0)
+    rmdir(dir);
+  int rc = check_finish("test_h5");
+  MPI_Finalize();
+  return rc;
+}
