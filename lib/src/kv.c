@@ -166,9 +166,8 @@ int pmr_emitter_thread(const pmr_emitter *em) { return em->thread; }
 int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn, void *user) {
   for (int i = 0; i < kv->ntables; i++) {
     const pmr__table *t = &kv->tables[i];
-    for (size_t off = 0; off < t->used;) {
-      pmr__rec r;
-      off = pmr__table_rec(t, off, &r);
+    pmr__rec r;
+    for (size_t pos = 0; pmr__table_next(t, &pos, &r);) {
       int rc = fn(r.key, r.klen, r.value, user);
       if (rc)
         return rc;
@@ -338,9 +337,8 @@ int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
   if (!rc) {
     for (int i = 0; i < kv->ntables; i++) {
       const pmr__table *t = &kv->tables[i];
-      for (size_t off = 0; off < t->used;) {
-        pmr__rec r;
-        off = pmr__table_rec(t, off, &r);
+      pmr__rec r;
+      for (size_t pos = 0; pmr__table_next(t, &pos, &r);) {
         pmr__ent e = {r.key, r.klen, r.value};
         pmr__heap_push(&o, h, &hn, cap, e);
       }

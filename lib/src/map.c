@@ -214,8 +214,8 @@ static size_t pmr__chunk_size(const pmr_ctx *ctx) {
   if (ctx->chunk_override)
     return ctx->chunk_override;
   size_t c = ctx->memory / (16 * (size_t)ctx->nthreads);
-  if (c > ((size_t)4 << 20))
-    c = (size_t)4 << 20;
+  if (c > ((size_t)1 << 20))
+    c = (size_t)1 << 20;
   if (c < ((size_t)64 << 10))
     c = (size_t)64 << 10;
   return c;

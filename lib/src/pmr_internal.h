@@ -63,43 +63,50 @@ static inline int pmr__hash_thread(uint64_t h, int nranks, int nthreads) {
   return (int)((frac * (uint64_t)nthreads) >> 32);
 }
 
+/* One slot is 32 bytes, two to a cache line, and holds everything a lookup
+ * of the common pair needs: a key of up to 12 bytes and a value of up to 8
+ * bytes live in the slot itself, so a probe touches one line. Longer keys
+ * and values go to an arena; the slot keeps their offsets. */
+#define PMR__INLINE_KEY 12
 typedef struct pmr__slot {
   uint64_t hash;
-  uint64_t ref; /* offset of the record in the arena + 1; 0 = empty */
+  uint64_t val;   /* the value (vsize <= 8), else its arena offset */
+  uint32_t klen1; /* 0: empty; else min(klen, 2^32 - 2) + 1 */
+  unsigned char key[PMR__INLINE_KEY]; /* the key, zero padded, or (klen >
+                                         12) its arena offset: [u64 klen][bytes] */
 } pmr__slot;
 
-/* An open-addressing table (linear probing) whose records live in one
- * arena: [u64 hash][u64 klen][value, vstride bytes][key bytes, padded to 8].
- * Iterating the arena visits the records in insertion order. */
 typedef struct pmr__table {
   pmr__slot *slots;
   uint64_t mask; /* capacity - 1 (power of two) or 0 before first insert */
   uint64_t count;
-  unsigned char *arena;
+  unsigned char *arena; /* long keys, large values */
   size_t used, cap;
-  size_t vsize, vstride;
+  size_t vsize;
 } pmr__table;
 
 void pmr__table_init(pmr__table *t, size_t vsize);
 void pmr__table_free(pmr__table *t);
 /* Size the slot array for about `n` keys (no shrinking). */
 int pmr__table_reserve(pmr__table *t, uint64_t n);
-/* Find or insert `key`; returns its value (vsize bytes) and sets *isnew
- * (the value is then uninitialised). NULL when out of memory. */
+/* Find or insert `key`; returns its value (vsize bytes, valid until the
+ * next insert) and sets *isnew (the value is then zeroed). NULL when out of
+ * memory. */
 void *pmr__table_upsert(pmr__table *t, uint64_t hash, const void *key,
                         size_t klen, bool *isnew);
 void *pmr__table_find(const pmr__table *t, uint64_t hash, const void *key,
                       size_t klen);
 
-/* Arena record access. */
+/* A pair as iteration sees it (pointers valid until the table changes). */
 typedef struct pmr__rec {
   uint64_t hash;
   size_t klen;
   unsigned char *value;
   const unsigned char *key;
 } pmr__rec;
-/* Decode the record at arena offset `off`; returns the next offset. */
-size_t pmr__table_rec(const pmr__table *t, size_t off, pmr__rec *r);
+/* Iterate: start with *pos = 0; fills *r with the next pair at or after
+ * *pos and moves *pos past it; false at the end. Order unspecified. */
+bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__rec *r);
 size_t pmr__table_bytes(const pmr__table *t);
 
 /* ---- key/value sets (kv.c) ---- */

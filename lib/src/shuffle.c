@@ -115,9 +115,8 @@ int pmr_kv_reduce(pmr_kv *kv) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int t = 0; t < src_tables; t++) {
       const pmr__table *tab = &kv->tables[t];
-      for (size_t off = 0; off < tab->used;) {
-        pmr__rec r;
-        off = pmr__table_rec(tab, off, &r);
+      pmr__rec r;
+      for (size_t pos = 0; pmr__table_next(tab, &pos, &r);) {
         int d = pmr__hash_rank(r.hash, P);
         sz[(size_t)t * P + d] += pmr__varint_len(r.klen) + r.klen + vsize;
       }
@@ -145,9 +144,8 @@ int pmr_kv_reduce(pmr_kv *kv) {
     for (int t = 0; t < src_tables; t++) {
       pmr__table *tab = &kv->tables[t];
       uint64_t *w = &sz[(size_t)t * P];
-      for (size_t off = 0; off < tab->used;) {
-        pmr__rec r;
-        off = pmr__table_rec(tab, off, &r);
+      pmr__rec r;
+      for (size_t pos = 0; pmr__table_next(tab, &pos, &r);) {
         int d = pmr__hash_rank(r.hash, P);
         unsigned char *p = sbuf + w[d];
         p += pmr__varint_put(p, r.klen);

@@ -1,7 +1,10 @@
-/* The combining hash table: open addressing with linear probing, records in
- * one arena, so that growing rehashes only 16-byte slots and iteration is a
- * sequential walk. Not thread-safe: each thread owns its tables. */
+/* The combining hash table: open addressing with linear probing over
+ * 32-byte slots that hold short keys and small values inline (see
+ * pmr_internal.h). Not thread-safe: each thread owns its tables. */
+#define _GNU_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "pmr_internal.h"
+
+#include <sys/mman.h>
 
 #include <stdlib.h>
 
@@ -62,12 +65,11 @@ uint64_t pmr__hash(const void *key, size_t len) {
 }
 
 #define PMR__ALIGN8(n) (((n) + 7) & ~(size_t)7)
-#define PMR__REC_HDR 16 /* hash, klen */
+#define PMR__KLEN1(n) ((uint32_t)((n) < 0xfffffffeu ? (n) : 0xfffffffeu) + 1u)
 
 void pmr__table_init(pmr__table *t, size_t vsize) {
   memset(t, 0, sizeof *t);
   t->vsize = vsize;
-  t->vstride = PMR__ALIGN8(vsize);
 }
 
 void pmr__table_free(pmr__table *t) {
@@ -81,16 +83,25 @@ size_t pmr__table_bytes(const pmr__table *t) {
 }
 
 static int pmr__table_rehash(pmr__table *t, uint64_t cap) {
-  pmr__slot *s = calloc(cap, sizeof *s);
-  if (!s)
+  pmr__slot *s = NULL;
+  size_t bytes = cap * sizeof *s, huge = (size_t)2 << 20;
+  /* Slots aligned to the cache line, so a probe never straddles two; big
+   * tables on huge pages, since random probes would otherwise miss the TLB
+   * about as often as the cache. */
+  if (posix_memalign((void **)&s, bytes >= huge ? huge : 64, bytes) != 0)
     return PMR_ENOMEM;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= huge)
+    madvise(s, bytes, MADV_HUGEPAGE);
+#endif
+  memset(s, 0, bytes);
   uint64_t mask = cap - 1;
   if (t->mask) {
     for (uint64_t i = 0; i <= t->mask; i++) {
-      if (!t->slots[i].ref)
+      if (!t->slots[i].klen1)
         continue;
       uint64_t j = t->slots[i].hash & mask;
-      while (s[j].ref)
+      while (s[j].klen1)
         j = (j + 1) & mask;
       s[j] = t->slots[i];
     }
@@ -101,64 +112,27 @@ static int pmr__table_rehash(pmr__table *t, uint64_t cap) {
   return PMR_OK;
 }
 
-/* Keep the load factor at most 1/2: probes stay short on misses. */
+/* Grow past a load of 4/5: the stored hash keeps long probe runs cheap, and
+ * a denser table is a smaller one (memory is the scarcer resource). */
+static inline bool pmr__table_full(const pmr__table *t, uint64_t n) {
+  return !t->mask || 5 * n > 4 * (t->mask + 1);
+}
+
 int pmr__table_reserve(pmr__table *t, uint64_t n) {
   uint64_t cap = 16;
-  while (cap < 2 * n)
+  while (5 * n > 4 * cap)
     cap <<= 1;
   if (t->mask && cap <= t->mask + 1)
     return PMR_OK;
   return pmr__table_rehash(t, cap);
 }
 
-void *pmr__table_find(const pmr__table *t, uint64_t hash, const void *key,
-                      size_t klen) {
-  if (!t->mask)
-    return NULL;
-  uint64_t j = hash & t->mask;
-  for (;;) {
-    const pmr__slot *s = &t->slots[j];
-    if (!s->ref)
-      return NULL;
-    if (s->hash == hash) {
-      unsigned char *r = t->arena + (s->ref - 1);
-      uint64_t rk;
-      memcpy(&rk, r + 8, 8);
-      if (rk == klen &&
-          memcmp(r + PMR__REC_HDR + t->vstride, key, klen) == 0)
-        return r + PMR__REC_HDR;
-    }
-    j = (j + 1) & t->mask;
-  }
-}
-
-void *pmr__table_upsert(pmr__table *t, uint64_t hash, const void *key,
-                        size_t klen, bool *isnew) {
-  if (2 * (t->count + 1) > (t->mask ? t->mask + 1 : 0)) {
-    if (pmr__table_rehash(t, t->mask ? 2 * (t->mask + 1) : 64))
-      return NULL;
-  }
-  uint64_t j = hash & t->mask;
-  for (;;) {
-    pmr__slot *s = &t->slots[j];
-    if (!s->ref)
-      break;
-    if (s->hash == hash) {
-      unsigned char *r = t->arena + (s->ref - 1);
-      uint64_t rk;
-      memcpy(&rk, r + 8, 8);
-      if (rk == klen &&
-          memcmp(r + PMR__REC_HDR + t->vstride, key, klen) == 0) {
-        *isnew = false;
-        return r + PMR__REC_HDR;
-      }
-    }
-    j = (j + 1) & t->mask;
-  }
-  size_t need = PMR__REC_HDR + t->vstride + PMR__ALIGN8(klen);
-  if (t->used + need > t->cap) {
+static unsigned char *pmr__arena_alloc(pmr__table *t, size_t n,
+                                       uint64_t *off) {
+  n = PMR__ALIGN8(n);
+  if (t->used + n > t->cap) {
     size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->used + need)
+    while (cap < t->used + n)
       cap *= 2;
     unsigned char *a = realloc(t->arena, cap);
     if (!a)
@@ -166,27 +140,118 @@ void *pmr__table_upsert(pmr__table *t, uint64_t hash, const void *key,
     t->arena = a;
     t->cap = cap;
   }
-  unsigned char *r = t->arena + t->used;
-  uint64_t k64 = klen;
-  memcpy(r, &hash, 8);
-  memcpy(r + 8, &k64, 8);
-  if (klen)
-    memcpy(r + PMR__REC_HDR + t->vstride, key, klen);
-  t->slots[j].hash = hash;
-  t->slots[j].ref = t->used + 1;
-  t->used += need;
-  t->count++;
-  *isnew = true;
-  return r + PMR__REC_HDR;
+  *off = t->used;
+  t->used += n;
+  return t->arena + *off;
 }
 
-size_t pmr__table_rec(const pmr__table *t, size_t off, pmr__rec *r) {
-  unsigned char *p = t->arena + off;
-  uint64_t k64;
-  memcpy(&r->hash, p, 8);
-  memcpy(&k64, p + 8, 8);
-  r->klen = (size_t)k64;
-  r->value = p + PMR__REC_HDR;
-  r->key = p + PMR__REC_HDR + t->vstride;
-  return off + PMR__REC_HDR + t->vstride + PMR__ALIGN8(r->klen);
+static inline const unsigned char *pmr__slot_key(const pmr__table *t,
+                                                 const pmr__slot *s,
+                                                 size_t *klen) {
+  if (s->klen1 - 1 <= PMR__INLINE_KEY) {
+    *klen = s->klen1 - 1;
+    return s->key;
+  }
+  uint64_t off, k64;
+  memcpy(&off, s->key, 8);
+  memcpy(&k64, t->arena + off, 8);
+  *klen = (size_t)k64;
+  return t->arena + off + 8;
+}
+
+static inline void *pmr__slot_value(const pmr__table *t, pmr__slot *s) {
+  return t->vsize <= 8 ? (void *)&s->val : (void *)(t->arena + s->val);
+}
+
+/* The probe loop shared by find and upsert: the slot holding the key, or
+ * the empty slot where it would go. */
+static inline pmr__slot *pmr__probe(const pmr__table *t, uint64_t hash,
+                                    const void *key, size_t klen) {
+  unsigned char pad[PMR__INLINE_KEY] = {0};
+  uint32_t k1 = PMR__KLEN1(klen);
+  bool inl = klen <= PMR__INLINE_KEY;
+  if (inl && klen)
+    memcpy(pad, key, klen);
+  uint64_t j = hash & t->mask;
+  for (;;) {
+    pmr__slot *s = &t->slots[j];
+    if (!s->klen1)
+      return s;
+    if (s->hash == hash && s->klen1 == k1) {
+      if (inl) {
+        if (memcmp(s->key, pad, PMR__INLINE_KEY) == 0)
+          return s;
+      } else {
+        size_t sk;
+        const unsigned char *p = pmr__slot_key(t, s, &sk);
+        if (sk == klen && memcmp(p, key, klen) == 0)
+          return s;
+      }
+    }
+    j = (j + 1) & t->mask;
+  }
+}
+
+void *pmr__table_find(const pmr__table *t, uint64_t hash, const void *key,
+                      size_t klen) {
+  if (!t->mask)
+    return NULL;
+  pmr__slot *s = pmr__probe(t, hash, key, klen);
+  return s->klen1 ? pmr__slot_value(t, s) : NULL;
+}
+
+void *pmr__table_upsert(pmr__table *t, uint64_t hash, const void *key,
+                        size_t klen, bool *isnew) {
+  if (pmr__table_full(t, t->count + 1) &&
+      pmr__table_rehash(t, t->mask ? 2 * (t->mask + 1) : 64))
+    return NULL;
+  pmr__slot *s = pmr__probe(t, hash, key, klen);
+  if (s->klen1) {
+    *isnew = false;
+    return pmr__slot_value(t, s);
+  }
+  /* New key: long keys and large values go to the arena first, so that a
+   * failed allocation leaves the slot empty. */
+  uint64_t koff = 0, voff = 0;
+  if (klen > PMR__INLINE_KEY) {
+    unsigned char *p = pmr__arena_alloc(t, 8 + klen, &koff);
+    if (!p)
+      return NULL;
+    uint64_t k64 = klen;
+    memcpy(p, &k64, 8);
+    memcpy(p + 8, key, klen);
+  }
+  if (t->vsize > 8) {
+    unsigned char *p = pmr__arena_alloc(t, t->vsize, &voff);
+    if (!p)
+      return NULL;
+    memset(p, 0, t->vsize);
+  }
+  s->hash = hash;
+  s->klen1 = PMR__KLEN1(klen);
+  s->val = voff;
+  if (klen > PMR__INLINE_KEY)
+    memcpy(s->key, &koff, 8);
+  else if (klen)
+    memcpy(s->key, key, klen);
+  t->count++;
+  *isnew = true;
+  return pmr__slot_value(t, s);
+}
+
+bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__rec *r) {
+  if (!t->mask)
+    return false;
+  for (size_t i = *pos; i <= t->mask; i++) {
+    pmr__slot *s = &t->slots[i];
+    if (!s->klen1)
+      continue;
+    r->hash = s->hash;
+    r->key = pmr__slot_key(t, s, &r->klen);
+    r->value = pmr__slot_value(t, s);
+    *pos = i + 1;
+    return true;
+  }
+  *pos = t->mask + 1;
+  return false;
 }

@@ -20,23 +20,18 @@ typedef struct pmr__cursor {
 
 static bool pmr__cursor_next(pmr__cursor *c, pmr__rec *r) {
   while (c->t < c->kv->ntables) {
-    const pmr__table *tab = &c->kv->tables[c->t];
-    if (c->off < tab->used) {
-      c->off = pmr__table_rec(tab, c->off, r);
+    if (pmr__table_next(&c->kv->tables[c->t], &c->off, r))
       return true;
-    }
     c->t++;
     c->off = 0;
   }
   return false;
 }
 
-static bool pmr__cursor_done(pmr__cursor *c) {
-  while (c->t < c->kv->ntables && c->off >= c->kv->tables[c->t].used) {
-    c->t++;
-    c->off = 0;
-  }
-  return c->t >= c->kv->ntables;
+static bool pmr__cursor_done(const pmr__cursor *c) {
+  pmr__cursor peek = *c;
+  pmr__rec r;
+  return !pmr__cursor_next(&peek, &r);
 }
 
 /* A batch in the HDF5 layout: keys, offsets (relative), values. */
@@ -52,10 +47,11 @@ static int pmr__batch_fill(pmr__batch *b, pmr__cursor *c, size_t limit) {
   size_t vsize = c->kv->vsize;
   b->n = 0;
   b->nkeys_bytes = 0;
-  while (!pmr__cursor_done(c)) {
+  for (;;) {
     pmr__cursor save = *c;
     pmr__rec r;
-    pmr__cursor_next(c, &r);
+    if (!pmr__cursor_next(c, &r))
+      break;
     size_t cost = r.klen + 8 + vsize;
     if (b->n > 0 && b->nkeys_bytes + b->n * (8 + vsize) + cost > limit) {
       *c = save;
@@ -248,9 +244,8 @@ static int pmr__h5_body(pmr_kv *kv, const char *path, const char *tmp,
            total[2] = {0, 0};
   for (int i = 0; i < kv->ntables; i++) {
     const pmr__table *t = &kv->tables[i];
-    for (size_t off = 0; off < t->used;) {
-      pmr__rec r;
-      off = pmr__table_rec(t, off, &r);
+    pmr__rec r;
+    for (size_t pos = 0; pmr__table_next(t, &pos, &r);) {
       mine[1] += r.klen;
     }
   }
@@ -410,10 +405,11 @@ static int pmr__text_fill(pmr__cursor *c, char **buf, size_t *cap,
                           size_t limit, size_t *used) {
   const pmr_kv *kv = c->kv;
   size_t u = 0;
-  while (!pmr__cursor_done(c)) {
+  for (;;) {
     pmr__cursor save = *c;
     pmr__rec r;
-    pmr__cursor_next(c, &r);
+    if (!pmr__cursor_next(c, &r))
+      break;
     size_t need = r.klen + 2 + (kv->dtype == PMR_BYTES ? 2 * kv->vsize : 32);
     if (u > 0 && u + need > limit) {
       *c = save;

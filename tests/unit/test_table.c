@@ -64,35 +64,71 @@ int main(void) {
   miss[ref[5].n - 1] ^= 0x80;
   CHECK(pmr__table_find(&t, pmr__hash(miss, ref[5].n), miss, ref[5].n) ==
         NULL);
-  /* The arena walk visits each record once, in insertion order. */
-  size_t off = 0;
-  int i = 0;
-  while (off < t.used) {
-    pmr__rec r;
-    off = pmr__table_rec(&t, off, &r);
-    CHECK(i < NKEYS);
-    if (i >= NKEYS)
-      break;
+  /* Iteration visits each pair once: mark the reference entry it finds. */
+  char *seen = calloc(NKEYS, 1);
+  size_t pos = 0;
+  int visits = 0;
+  pmr__rec r;
+  while (pmr__table_next(&t, &pos, &r)) {
+    int i = -1;
+    if (r.klen == 0)
+      i = 0;
+    else if (r.klen >= 4)
+      memcpy(&i, r.key, 4);
+    CHECK(i >= 0 && i < NKEYS);
+    if (i < 0 || i >= NKEYS)
+      continue;
     CHECK_EQ_I(r.klen, ref[i].n);
     CHECK(r.klen == 0 || memcmp(r.key, ref[i].k, r.klen) == 0);
     CHECK_EQ_I(r.hash, pmr__hash(ref[i].k, ref[i].n));
-    i++;
+    int64_t v;
+    memcpy(&v, r.value, 8);
+    CHECK_EQ_I(v, ref[i].sum);
+    CHECK_EQ_I(seen[i], 0);
+    seen[i] = 1;
+    visits++;
   }
-  CHECK_EQ_I(i, NKEYS);
+  CHECK_EQ_I(visits, NKEYS);
+  free(seen);
+
+  /* Large values live in the arena: a 40-byte value set, grown past 4/5. */
+  pmr__table big;
+  pmr__table_init(&big, 40);
+  for (int k = 0; k < 1000; k++) {
+    char key[32];
+    int n = snprintf(key, sizeof key, "%s-%d", k % 2 ? "long-key-of-some-size" : "s", k);
+    bool isnew;
+    unsigned char *v = pmr__table_upsert(&big, pmr__hash(key, (size_t)n), key,
+                                         (size_t)n, &isnew);
+    CHECK(v != NULL && isnew);
+    for (int j = 0; v && j < 40; j++)
+      CHECK_EQ_I(v[j], 0);
+    if (v)
+      memset(v, k % 251, 40);
+  }
+  for (int k = 0; k < 1000; k++) {
+    char key[32];
+    int n = snprintf(key, sizeof key, "%s-%d", k % 2 ? "long-key-of-some-size" : "s", k);
+    unsigned char *v = pmr__table_find(&big, pmr__hash(key, (size_t)n), key,
+                                       (size_t)n);
+    CHECK(v != NULL && v[0] == k % 251 && v[39] == k % 251);
+  }
+  CHECK_EQ_I(big.count, 1000);
+  pmr__table_free(&big);
   pmr__table_free(&t);
 
   /* The hash: every length 0..64 of one buffer hashes differently, one
    * flipped bit changes it, and rank/thread owners are spread evenly. */
   unsigned char buf[64] = {0};
-  uint64_t seen[65];
+  uint64_t hseen[65];
   for (int n = 0; n <= 64; n++) {
-    seen[n] = pmr__hash(buf, (size_t)n);
+    hseen[n] = pmr__hash(buf, (size_t)n);
     for (int m = 0; m < n; m++)
-      CHECK(seen[m] != seen[n]);
+      CHECK(hseen[m] != hseen[n]);
   }
   for (int bit = 0; bit < 64 * 8; bit++) {
     buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
-    CHECK(pmr__hash(buf, 64) != seen[64]);
+    CHECK(pmr__hash(buf, 64) != hseen[64]);
     buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
   }
   int per_rank[3] = {0}, per_thread[3][2] = {{0}};
