@@ -371,6 +371,13 @@ PMR_EXTERN int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp,
                           void *user, int root, pmr_kv_list **out);
 PMR_EXTERN void pmr_kv_list_free(pmr_kv_list **list);
 
+/* Every pair of every rank, delivered on `root` in ascending key byte order
+ * (memcmp; a prefix first); other ranks get an empty list. For small
+ * results: the root holds them all. Collective. Free *out with
+ * pmr_kv_list_free(). Returns PMR_OK, PMR_ENOMEM, PMR_EOVERFLOW (over 2 GiB
+ * in all), PMR_EMPI. */
+PMR_EXTERN int pmr_kv_gather(pmr_kv *kv, int root, pmr_kv_list **out);
+
 /* Descriptive attributes for the written result. Every field may be NULL/0.
  * Give every rank the same content. */
 typedef struct pmr_meta {

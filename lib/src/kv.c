@@ -215,6 +215,17 @@ static int pmr__default_cmp(const void *ak, size_t al, const void *av,
   return al < bl ? -1 : al > bl;
 }
 
+static int pmr__key_cmp(const void *ak, size_t al, const void *av,
+                        const void *bk, size_t bl, const void *bv,
+                        void *user) {
+  (void)av, (void)bv, (void)user;
+  size_t m = al < bl ? al : bl;
+  int c = m ? memcmp(ak, bk, m) : 0;
+  if (c)
+    return c;
+  return al < bl ? -1 : al > bl;
+}
+
 static int pmr__ent_cmp(const pmr__order *o, const pmr__ent *a,
                         const pmr__ent *b) {
   return o->cmp(a->key, a->klen, a->val, b->key, b->klen, b->val, o->user);
@@ -437,4 +448,8 @@ int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
   free(counts);
   free(displs);
   return rc;
+}
+
+int pmr_kv_gather(pmr_kv *kv, int root, pmr_kv_list **out) {
+  return pmr_kv_top(kv, UINT64_MAX, pmr__key_cmp, NULL, root, out);
 }

@@ -208,6 +208,24 @@ static void ties(void) {
     }
   }
   pmr_kv_list_free(&top);
+  /* Gather: every pair at the root, in key order. */
+  CHECK_OK(ctx, pmr_kv_gather(kv, 0, &top));
+  if (pmr_ctx_rank(ctx) == 0 && top) {
+    static const char *want[] = {"A", "a", "ab", "b", "c", "\xff"};
+    static const int64_t cnt[] = {1, 1, 1, 1, 2, 1};
+    CHECK_EQ_I(top->n, 6);
+    for (uint64_t i = 0; i < top->n && i < 6; i++) {
+      size_t n = (size_t)(top->key_offsets[i + 1] - top->key_offsets[i]);
+      int64_t v;
+      memcpy(&v, top->values + 8 * i, 8);
+      CHECK(n == strlen(want[i]) &&
+            memcmp(top->keys + top->key_offsets[i], want[i], n) == 0);
+      CHECK_EQ_I(v, cnt[i]);
+    }
+  } else if (top) {
+    CHECK_EQ_I(top->n, 0);
+  }
+  pmr_kv_list_free(&top);
   pmr_kv_destroy(&kv);
   pmr_ctx_destroy(&ctx);
 }
