@@ -90,16 +90,50 @@ static char *pmr_cli_join(int argc, char **argv) {
   return s;
 }
 
-enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS };
+/* The rank a launcher gives this process before MPI_Init, or 0. */
+static int pmr_cli_env_rank(void) {
+  static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",
+                               "PMI_RANK", "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v)
+      return atoi(v);
+  }
+  return 0;
+}
 
-int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
-                  char **argv) {
+static void pmr_cli_name(pmr_cli *cli, const pmr_cli_app *app) {
   static char prog[64];
   snprintf(prog, sizeof prog, "pmr-%s", app->name);
   memset(cli, 0, sizeof *cli);
   cli->prog = prog;
   cli->app = app;
   cli->progress = -1;
+}
+
+int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
+  pmr_cli cli;
+  pmr_cli_name(&cli, app);
+  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+    int help = !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+    if (!help && strcmp(argv[i], "--version"))
+      continue;
+    if (pmr_cli_env_rank() == 0) {
+      if (help)
+        pmr_cli_usage(&cli);
+      else
+        printf("%s (pmr) %s\n", cli.prog, pmr_version_string());
+    }
+    return 1;
+  }
+  return 0;
+}
+
+enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS };
+
+int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
+                  char **argv) {
+  pmr_cli_name(cli, app);
   MPI_Comm_rank(MPI_COMM_WORLD, &cli->rank);
   cli->command_line = pmr_cli_join(argc, argv);
 

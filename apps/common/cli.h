@@ -40,6 +40,11 @@ struct pmr_cli {
 
 enum { PMR_CLI_RUN = 0, PMR_CLI_DONE = -1, PMR_CLI_USAGE = 2 };
 
+/* --help and --version need no MPI: answer them before MPI_Init (fast, and
+ * the same under any launcher; only the launcher's rank 0 prints). Returns
+ * 1 when one was answered: exit 0. */
+int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv);
+
 /* Parse argv. Returns PMR_CLI_RUN, PMR_CLI_DONE (help or version printed:
  * exit 0), or PMR_CLI_USAGE (message printed on rank 0: exit 2). */
 int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,

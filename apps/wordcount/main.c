@@ -123,9 +123,6 @@ static void wc_print_top(const pmr_kv_list *l) {
 }
 
 int main(int argc, char **argv) {
-  int provided;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-
   wc_opts o = {.group = "wordcount"};
   pmr_cli_app app = {
       .name = "wordcount",
@@ -145,6 +142,10 @@ int main(int argc, char **argv) {
       .user = &o,
       .output_optional = 1,
   };
+  if (pmr_cli_early(&app, argc, argv))
+    return 0;
+  int provided;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   pmr_cli cli;
   int prc = pmr_cli_parse(&cli, &app, argc, argv);
   if (prc == PMR_CLI_RUN && !cli.output && !o.text && !o.top) {
@@ -212,7 +213,8 @@ int main(int argc, char **argv) {
   if (rc)
     pmr_cli_error(&cli, "%s", *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                               : pmr_strerror(rc));
-  if (cli.stats)
+  /* After an error, the one message line is all that stderr gets. */
+  if (cli.stats && !rc)
     pmr_ctx_print_stats(ctx, stderr);
 
   pmr_kv_list_free(&top);
