@@ -1,0 +1,509 @@
+#!/usr/bin/env python3
+"""Submit the templates in jobs/ to the test cluster and check what they did.
+
+    slurm_jobs.py CASE     CASE: up-again wordcount hybrid array pipeline requeue failure
+
+Environment (set by tests/slurm/CMakeLists.txt):
+  PMR_SOURCE_DIR   the source tree (jobs/, cluster/)
+  PMR_CLUSTER_DIR  the cluster the fixture brought up (its env.sh)
+  PMR_TEST_PATH    directories to put first on PATH (where pmr-wordcount is)
+  PMR_TEST_WORK    scratch directory; CASE runs in PMR_TEST_WORK/CASE
+  PMR_PYTHON       a Python with h5py, for the jobs' merge steps
+
+Goldens come from Python (collections.Counter over bytes.split(), file by
+file), never from pmr; HDF5 results are read with h5py. Jobs are waited for
+by polling scontrol. On failure, the job's output file and the tail of the
+slurmctld log are printed.
+"""
+
+import collections
+import os
+import random
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+SRC = os.environ.get("PMR_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+JOBS = os.path.join(SRC, "jobs")
+CLUSTER_DIR = os.environ.get("PMR_CLUSTER_DIR", "/tmp/pmr-cluster")
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+            "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
+JOB_WAIT = 120  # seconds any one job (or chain) may take here before the case fails
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+# --- environment ------------------------------------------------------------------
+
+def job_env():
+    """This process's environment, cleaned of anything that would steer the
+    templates or sbatch (an outer Slurm job, a user's INPUT), plus env.sh."""
+    env_sh = os.path.join(CLUSTER_DIR, "env.sh")
+    check(os.path.exists(env_sh), f"{env_sh} is missing: the cluster is not up (cluster/up failed?)")
+    out = subprocess.run(["bash", "-c", f". {shlex.quote(env_sh)} && env -0"],
+                         check=True, capture_output=True).stdout
+    env = dict(kv.split("=", 1) for kv in out.decode().split("\0") if "=" in kv)
+    steer = ("INPUT", "OUTPUT", "OUTDIR", "ARGS", "TOP", "JOBDIR", "SUMMARY", "LAUNCHER",
+             "STEP_FILES", "MAX_RESTARTS", "SIZE", "SEED", "PMR_RESULTS", "PMR_PREFIX",
+             "PMR_JOBS_DIR", "OMP_NUM_THREADS", "SLURM_MPI_TYPE")
+    for k in list(env):
+        if k in steer or (k.startswith(("SLURM_", "SBATCH_", "SALLOC_", "SRUN_")) and k != "SLURM_CONF"):
+            del env[k]
+    extra = [p for p in os.environ.get("PMR_TEST_PATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join(extra + [env.get("PATH", "/usr/bin:/bin")])
+    env["PMR_PYTHON"] = os.environ.get("PMR_PYTHON", sys.executable)
+    return env
+
+
+ENV = None
+
+
+def run(cmd, env_extra=None, timeout=60, check_rc=True):
+    env = dict(ENV)
+    env.update(env_extra or {})
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check_rc and p.returncode != 0:
+        raise Failure(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout}{p.stderr}")
+    return p
+
+
+def sbatch(args, env_extra=None):
+    p = run(["sbatch", "--parsable"] + args, env_extra)
+    jid = p.stdout.strip().split(";")[0]
+    check(jid.isdigit(), f"sbatch printed no job id: {p.stdout!r} {p.stderr!r}")
+    return jid
+
+
+# --- jobs ----------------------------------------------------------------------------
+
+_kv = re.compile(r"(\S+?)=(.*?)(?=\s+[A-Za-z][\w:/.]*=|\s*$)")
+
+
+def job_records(jid):
+    """scontrol's records for a job (several for an array), as dicts."""
+    p = run(["scontrol", "show", "job", "-o", jid], check_rc=False)
+    if p.returncode != 0:
+        raise Failure(f"scontrol show job {jid}: {p.stderr.strip()}")
+    return [dict(_kv.findall(line)) for line in p.stdout.splitlines() if line.strip()]
+
+
+def job(jid):
+    recs = job_records(jid)
+    check(len(recs) == 1, f"job {jid}: expected one record, got {len(recs)}")
+    return recs[0]
+
+
+def wait_for(pred, what, timeout=JOB_WAIT, interval=0.25):
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise Failure(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def wait_jobs(*jids, timeout=JOB_WAIT):
+    """Polls until every job (every task of an array) has ended; returns their records."""
+    def ended():
+        recs = {j: job_records(j) for j in jids}
+        if all(r and all(x.get("JobState") in TERMINAL for x in r) for r in recs.values()):
+            return recs
+        return None
+    try:
+        return wait_for(ended, "jobs " + ",".join(jids), timeout)
+    except Failure:
+        for j in jids:
+            for r in job_records(j):
+                print(f"job {r.get('JobId')}: {r.get('JobState')} reason={r.get('Reason')}", file=sys.stderr)
+        raise
+
+
+def expect_state(rec, state, exit_code):
+    jid = rec.get("JobId")
+    if rec.get("ArrayTaskId"):
+        jid = f"{rec.get('ArrayJobId')}_{rec.get('ArrayTaskId')}"
+    check(rec.get("JobState") == state and rec.get("ExitCode") == exit_code,
+          f"job {jid}: {rec.get('JobState')} exit {rec.get('ExitCode')} "
+          f"(reason {rec.get('Reason')}), expected {state} exit {exit_code}\n"
+          f"--- {rec.get('StdOut')}:\n{read_text(rec.get('StdOut', ''))}")
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError as e:
+        return f"({e})"
+
+
+# --- inputs and goldens -----------------------------------------------------------------
+
+VOCAB = [b"the", b"of", b"and", b"a", b"to", b"in", b"The", b"THE", b"is", b"map", b"reduce",
+         b"caf\xc3\xa9", b"na\xc3\xafve", b"\xe2\x82\xac", b"\xff\xfe", b"bad\x80utf8", b"nul\x00byte",
+         b"\x00", b"x", b"it's", b"--", b"(paren)", b"end.", b"a\x01b", b"\x7f", b"mpi", b"rank",
+         b"hdf5", b"slurm", b"node"]
+SEPS = [b" ", b" ", b" ", b"  ", b"\t", b"\n", b"\n", b"\r\n", b"\v", b"\f", b" \t\n"]
+
+
+def make_corpus(directory, nfiles, seed, words_per_file=4000):
+    """Writes nfiles text files with a skewed vocabulary and every kind of
+    whitespace; file 1 is empty, odd files lack a final newline. Returns their paths."""
+    os.makedirs(directory, exist_ok=True)
+    rng = random.Random(seed)
+    paths = []
+    for i in range(nfiles):
+        n = 0 if i == 1 else words_per_file + rng.randrange(words_per_file)
+        parts = []
+        for _ in range(n):
+            r = rng.random()
+            if r < 0.8:
+                w = VOCAB[min(int(rng.expovariate(0.25)), len(VOCAB) - 1)]
+            else:  # a long tail of rarer words
+                w = b"w%d" % rng.randrange(2000)
+            parts.append(w)
+            parts.append(rng.choice(SEPS))
+        data = b"".join(parts)
+        if i % 2 == 1:
+            data = data.rstrip()
+        path = os.path.join(directory, f"text-{i:02d}.txt")
+        with open(path, "wb") as f:
+            f.write(data)
+        paths.append(path)
+    return paths
+
+
+def golden(paths):
+    c = collections.Counter()
+    for p in paths:
+        with open(p, "rb") as f:
+            c.update(f.read().split())
+    return c
+
+
+def read_result(path, group="wordcount"):
+    check(os.path.exists(path), f"result {path} does not exist")
+    with h5py.File(path, "r") as f:
+        check(group in f, f"{path}: no group /{group}")
+        g = f[group]
+        keys = g["keys"][()].tobytes()
+        off = g["key_offsets"][()].astype(np.int64).tolist()
+        vals = g["values"][()].tolist()
+        check(g["keys"].dtype == np.uint8 and g["key_offsets"].dtype == np.uint64
+              and g["values"].dtype == np.int64,
+              f"{path}: dtypes {g['keys'].dtype}/{g['key_offsets'].dtype}/{g['values'].dtype}")
+        check(len(off) == len(vals) + 1 and off[0] == 0 and off[-1] == len(keys),
+              f"{path}: inconsistent key_offsets")
+        counts = {}
+        for i, v in enumerate(vals):
+            w = keys[off[i]:off[i + 1]]
+            check(w not in counts, f"{path}: word {w!r} appears twice")
+            counts[w] = v
+        attrs = {}
+        for k, v in g.attrs.items():
+            if isinstance(v, (bytes, np.bytes_)):
+                v = bytes(v).decode("utf-8", "replace")
+            elif isinstance(v, np.ndarray) and v.dtype.kind == "S":
+                v = [bytes(x).decode("utf-8", "replace") for x in v]
+            elif isinstance(v, np.generic):
+                v = v.item()
+            attrs[k] = v
+    return counts, attrs
+
+
+def expect_counts(path, gold, what):
+    got, attrs = read_result(path)
+    if got != dict(gold):
+        missing = [w for w in gold if w not in got]
+        extra = [w for w in got if w not in gold]
+        wrong = [(w, got[w], gold[w]) for w in gold if w in got and got[w] != gold[w]]
+        raise Failure(f"{what}: {path} differs from the golden: {len(missing)} words missing "
+                      f"{missing[:5]}, {len(extra)} extra {extra[:5]}, {len(wrong)} wrong "
+                      f"(word, got, want) {wrong[:5]}")
+    return attrs
+
+
+def top_lines(gold, n):
+    best = sorted(gold.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [w + b"\t" + str(c).encode() for w, c in best]
+
+
+def expect_top(out_path, gold, n):
+    with open(out_path, "rb") as f:
+        lines = f.read().split(b"\n")
+    want = top_lines(gold, n)
+    try:
+        i = lines.index(want[0])
+    except ValueError:
+        raise Failure(f"{out_path}: top line {want[0]!r} not found:\n{read_text(out_path)}") from None
+    check(lines[i:i + len(want)] == want,
+          f"{out_path}: top {n} is {lines[i:i + len(want)]!r}, expected {want!r}")
+
+
+def read_record(path):
+    check(os.path.exists(path), f"job record {path} is missing")
+    rec = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            rec[k] = v
+    return rec
+
+
+def expect_record(path, jid, ranks, threads, exit_status="0"):
+    rec = read_record(path)
+    for k in ("job_id", "nodes", "ranks", "threads", "layout", "version", "command",
+              "started", "finished", "exit_status"):
+        check(k in rec, f"{path}: no {k}= line:\n{read_text(path)}")
+    check(rec["job_id"] == jid, f"{path}: job_id={rec['job_id']}, expected {jid}")
+    check(rec["ranks"] == str(ranks) and rec["threads"] == str(threads),
+          f"{path}: {rec['ranks']} ranks x {rec['threads']} threads, expected {ranks} x {threads}")
+    check("0.1.0" in rec["version"], f"{path}: version={rec['version']!r}")
+    check(rec["exit_status"] == exit_status, f"{path}: exit_status={rec['exit_status']}, expected {exit_status}")
+    return rec
+
+
+# --- cases -------------------------------------------------------------------------------
+
+def case_up_again():
+    """cluster/up on a healthy cluster with the same settings changes nothing."""
+    pid_file = os.path.join(CLUSTER_DIR, "run", "slurmctld.pid")
+    with open(pid_file) as f:
+        before = f.read().strip()
+    t0 = time.monotonic()
+    p = run([os.path.join(SRC, "cluster", "up")], timeout=60)
+    check(p.stdout.strip() == os.path.join(CLUSTER_DIR, "env.sh"),
+          f"cluster/up printed {p.stdout!r}, expected the env.sh path")
+    check("already up" in p.stderr, f"cluster/up did not notice the running cluster: {p.stderr}")
+    with open(pid_file) as f:
+        check(f.read().strip() == before, "cluster/up restarted slurmctld")
+    print(f"second cluster/up took {time.monotonic() - t0:.1f}s")
+    p = run(["sinfo", "-h", "-N", "-o", "%N %t"])
+    check(len(p.stdout.split("\n")) >= 2, f"sinfo: {p.stdout}")
+
+
+def case_wordcount():
+    paths = make_corpus("in", 6, seed=1)
+    gold = golden(paths)
+    jid = sbatch(["-N2", "--ntasks-per-node=2", os.path.join(JOBS, "wordcount.sbatch")],
+                 {"INPUT": "in/*.txt", "OUTPUT": "out/wc.h5", "TOP": "7"})
+    rec = wait_jobs(jid)[jid][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    check(rec.get("NodeList") == "n[1-2]", f"job ran on {rec.get('NodeList')}, expected n[1-2]")
+    attrs = expect_counts("out/wc.h5", gold, "wordcount.sbatch")
+    check(attrs.get("nranks") == 4 and attrs.get("nthreads") == 1,
+          f"nranks={attrs.get('nranks')} nthreads={attrs.get('nthreads')}, expected 4 x 1")
+    check(attrs.get("words") == sum(gold.values()), f"words attribute {attrs.get('words')}")
+    check(len(attrs.get("inputs", [])) == 6, f"inputs attribute {attrs.get('inputs')}")
+    expect_top(rec["StdOut"], gold, 7)
+    r = expect_record(f"results/pmr-wordcount-{jid}/job.txt", jid, 4, 1)
+    check(r["nodes"] == "n[1-2]", f"record nodes={r['nodes']}")
+    check(not [f for f in os.listdir("out") if f != "wc.h5"], f"stray files in out/: {os.listdir('out')}")
+
+
+def case_hybrid():
+    paths = make_corpus("in", 4, seed=2)
+    gold = golden(paths)
+    tmpl = os.path.join(JOBS, "hybrid.sbatch")
+    # 2 nodes x 2 ranks x 2 threads through srun; 2 x 1 x 2 through mpirun.
+    a = sbatch(["-N2", "--ntasks-per-node=2", "--cpus-per-task=2", tmpl],
+               {"INPUT": "in/*.txt", "OUTPUT": "out/srun.h5", "LAUNCHER": "srun"})
+    b = sbatch(["-N2", "--ntasks-per-node=1", "--cpus-per-task=2", tmpl],
+               {"INPUT": "in/*.txt", "OUTPUT": "out/mpirun.h5", "LAUNCHER": "mpirun"})
+    recs = wait_jobs(a, b)
+    for jid, out, ranks in ((a, "out/srun.h5", 4), (b, "out/mpirun.h5", 2)):
+        rec = recs[jid][0]
+        expect_state(rec, "COMPLETED", "0:0")
+        attrs = expect_counts(out, gold, f"hybrid.sbatch ({out})")
+        check(attrs.get("nranks") == ranks and attrs.get("nthreads") == 2,
+              f"{out}: nranks={attrs.get('nranks')} nthreads={attrs.get('nthreads')}, expected {ranks} x 2")
+        expect_record(f"results/pmr-hybrid-{jid}/job.txt", jid, ranks, 2)
+
+
+def case_array():
+    paths = make_corpus("in", 5, seed=3)
+    arr = sbatch(["--array=0-4", os.path.join(JOBS, "array.sbatch")],
+                 {"INPUT": "in/*.txt", "OUTDIR": "out/arr"})
+    merge = sbatch([f"--dependency=afterok:{arr}", "--kill-on-invalid-dep=yes",
+                    os.path.join(JOBS, "merge.sbatch")], {"OUTDIR": "out/arr", "TOP": "5"})
+    recs = wait_jobs(arr, merge)
+    tasks = recs[arr]
+    check(len(tasks) == 5, f"array {arr} has {len(tasks)} task records, expected 5")
+    for t in tasks:
+        expect_state(t, "COMPLETED", "0:0")
+    task_job = {t.get("ArrayTaskId"): t["JobId"] for t in tasks}
+    for i, p in enumerate(sorted(paths)):
+        attrs = expect_counts(f"out/arr/part-{i:04d}.h5", golden([p]), f"array task {i}")
+        check(attrs.get("nranks") == 2, f"task {i}: nranks={attrs.get('nranks')}, expected 2")
+        expect_record(f"out/arr/part-{i:04d}.job", task_job.get(str(i)), 2, 1)
+    expect_state(recs[merge][0], "COMPLETED", "0:0")
+    gold = golden(paths)
+    attrs = expect_counts("out/arr/merged.h5", gold, "merge.sbatch")
+    check(len(attrs.get("inputs", [])) == 5, f"merged inputs attribute {attrs.get('inputs')}")
+    summary = read_text("out/arr/summary.txt")
+    check(re.search(rf"^words\s+{sum(gold.values())}$", summary, re.M) and
+          re.search(rf"^distinct\s+{len(gold)}$", summary, re.M),
+          f"summary.txt disagrees with the golden ({sum(gold.values())} words, {len(gold)} distinct):\n{summary}")
+    with open("out/arr/summary.txt", "rb") as f:
+        check(b"\n".join(top_lines(gold, 5)) in f.read(), f"summary.txt top 5 wrong:\n{summary}")
+    # The merge ran only after every task had ended.
+    ends = max(t["EndTime"] for t in tasks)
+    check(recs[merge][0]["StartTime"] >= ends,
+          f"merge started {recs[merge][0]['StartTime']}, before the last task ended ({ends})")
+
+
+def case_pipeline():
+    p = run([os.path.join(JOBS, "pipeline.sh"), "-d", "out/pipe", "-f", "3", "-s", "300K",
+             "-N", "2", "-n", "2", "-c", "1"])
+    ids = dict(line.split("=", 1) for line in p.stdout.split() if "=" in line)
+    check(set(ids) == {"generate", "compute", "summarise"} and all(v.isdigit() for v in ids.values()),
+          f"pipeline.sh printed {p.stdout!r}")
+    recs = wait_jobs(ids["generate"], ids["compute"], ids["summarise"])
+    for step in ("generate", "compute", "summarise"):
+        expect_state(recs[ids[step]][0], "COMPLETED", "0:0")
+    inputs = sorted(os.path.join("out/pipe/input", f) for f in os.listdir("out/pipe/input")
+                    if f.endswith(".txt"))
+    check(len(inputs) == 3 and all(os.path.getsize(f) == 300 * 1024 for f in inputs),
+          f"generated inputs: {[(f, os.path.getsize(f)) for f in inputs]}")
+    gold = golden(inputs)
+    attrs = expect_counts("out/pipe/wordcount.h5", gold, "pipeline compute step")
+    check(attrs.get("nranks") == 4, f"compute step nranks={attrs.get('nranks')}")
+    summary = read_text("out/pipe/summary.txt")
+    check(re.search(rf"^words\s+{sum(gold.values())}$", summary, re.M) and
+          re.search(rf"^distinct\s+{len(gold)}$", summary, re.M),
+          f"pipeline summary.txt disagrees with the golden:\n{summary}")
+    expect_record("out/pipe/compute/job.txt", ids["compute"], 4, 1)
+    g, c, s = (recs[ids[k]][0] for k in ("generate", "compute", "summarise"))
+    check(g["EndTime"] <= c["StartTime"] and c["EndTime"] <= s["StartTime"],
+          f"steps overlap: generate ended {g['EndTime']}, compute ran {c['StartTime']}..{c['EndTime']}, "
+          f"summarise started {s['StartTime']}")
+
+
+def case_requeue():
+    paths = make_corpus("in", 8, seed=4)
+    gold = golden(paths)
+    jid = sbatch(["-N2", "--ntasks-per-node=2", os.path.join(JOBS, "requeue.sbatch")],
+                 {"INPUT": "in/*.txt", "OUTPUT": "out/long.h5", "JOBDIR": "out/longjob"})
+    done = "out/longjob/done"
+
+    def steps_done():
+        try:
+            with open(done) as f:
+                return len(f.read().split())
+        except OSError:
+            return 0
+    # Signal the batch script while it is between the first and the last step.
+    wait_for(lambda: steps_done() >= 1 or job(jid).get("JobState") in TERMINAL, "the first step")
+    check(job(jid).get("JobState") == "RUNNING",
+          f"job {jid} is {job(jid).get('JobState')} before it could be signalled")
+    before = steps_done()
+    run(["scancel", "--signal=USR1", "--batch", jid])
+    check(before < 8, "every step finished before USR1 arrived: nothing left to requeue")
+
+    # Requeued jobs wait ~2 minutes before they may start again: release it now.
+    rec = wait_for(lambda: (lambda r: r if r.get("Restarts") == "1" and r.get("JobState") == "PENDING"
+                            else None)(job(jid)), f"job {jid} to be requeued", timeout=60)
+    run(["scontrol", "update", f"JobId={jid}", "StartTime=now"])
+    rec = wait_jobs(jid)[jid][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    check(rec.get("Restarts") == "1", f"job {jid} restarted {rec.get('Restarts')} times, expected 1")
+    log = read_text(rec["StdOut"])
+    check(f"requeueing job {jid}" in log, f"the USR1 trap did not requeue:\n{log}")
+    m = re.search(r"run 2 of job \d+: 8 steps, (\d+) already done", log)
+    check(m and int(m.group(1)) >= 1, f"the second run did not resume:\n{log}")
+    check(steps_done() == 8 and len(set(open(done).read().split())) == 8, f"{done}: {open(done).read()!r}")
+    attrs = expect_counts("out/long.h5", gold, "requeue.sbatch")
+    check(len(attrs.get("inputs", [])) == 8, f"inputs attribute {attrs.get('inputs')}")
+    r = read_record("out/longjob/job.txt")
+    check(r.get("restarts") == "1" and r.get("exit_status") == "0", f"job.txt: {r}")
+
+
+def case_failure():
+    make_corpus("in", 2, seed=5)
+    bad = sbatch(["-N2", "--ntasks-per-node=2", os.path.join(JOBS, "wordcount.sbatch")],
+                 {"INPUT": "in/*.txt missing-file.txt", "OUTPUT": "out/bad.h5", "JOBDIR": "out/badjob"})
+    dep = sbatch([f"--dependency=afterok:{bad}", "--output=dep-%j.out",
+                  os.path.join(JOBS, "merge.sbatch")], {"INPUT": "out/bad.h5", "OUTDIR": "out"})
+    dep2 = sbatch([f"--dependency=afterok:{dep}", "--output=dep-%j.out",
+                   os.path.join(JOBS, "merge.sbatch")], {"INPUT": "out/bad.h5", "OUTDIR": "out"})
+    recs = wait_jobs(bad, dep, dep2)
+    rec = recs[bad][0]
+    expect_state(rec, "FAILED", "1:0")
+    log = read_text(rec["StdOut"])
+    want = "pmr-wordcount: cannot open 'missing-file.txt': No such file or directory"
+    msgs = [line for line in log.splitlines() if line.startswith("pmr-wordcount: ")
+            and "missing-file.txt" in line]
+    check(msgs, f"the app's message is not in {rec['StdOut']}:\n{log}")
+    check(len(msgs) == 1, f"expected one message (from rank 0), got {len(msgs)}:\n{log}")
+    check(want in msgs[0], f"message {msgs[0]!r}, expected {want!r}")
+    check(not os.path.exists("out/bad.h5"), "a failed run left out/bad.h5")
+    check(not [f for f in os.listdir("out") if f.startswith(".") or "tmp" in f],
+          f"temporary files left in out/: {os.listdir('out')}")
+    r = read_record("out/badjob/job.txt")
+    check(r.get("exit_status") == "1", f"job record exit_status={r.get('exit_status')}, expected 1")
+    for d in (dep, dep2):
+        r = recs[d][0]
+        check(r.get("JobState") == "CANCELLED" and r.get("Reason") == "DependencyNeverSatisfied",
+              f"dependant {d}: {r.get('JobState')} ({r.get('Reason')}), expected CANCELLED "
+              f"(DependencyNeverSatisfied)")
+        # Never started: no nodes, no output file, no run time (a job
+        # cancelled while pending has StartTime Unknown, or = EndTime).
+        check(not r.get("NodeList") and not os.path.exists(f"dep-{d}.out")
+              and (r.get("StartTime") in ("Unknown", "None") or r.get("RunTime") == "00:00:00"),
+              f"dependant {d} ran: StartTime={r.get('StartTime')} RunTime={r.get('RunTime')} "
+              f"NodeList={r.get('NodeList')}")
+
+
+CASES = {
+    "up-again": case_up_again,
+    "wordcount": case_wordcount,
+    "hybrid": case_hybrid,
+    "array": case_array,
+    "pipeline": case_pipeline,
+    "requeue": case_requeue,
+    "failure": case_failure,
+}
+
+
+def main():
+    global ENV
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(f"usage: {sys.argv[0]} {{{'|'.join(CASES)}}}", file=sys.stderr)
+        return 2
+    name = sys.argv[1]
+    work = os.path.join(os.environ.get("PMR_TEST_WORK", "/tmp/pmr-slurm-tests"), name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    os.chdir(work)
+    t0 = time.monotonic()
+    try:
+        ENV = job_env()
+        CASES[name]()
+    except (Failure, subprocess.TimeoutExpired) as e:
+        print(f"FAIL {name}: {e}", file=sys.stderr)
+        log = os.path.join(CLUSTER_DIR, "log", "slurmctld.log")
+        if os.path.exists(log):
+            with open(log, errors="replace") as f:
+                tail = f.readlines()[-25:]
+            print(f"--- last lines of {log}:\n{''.join(tail)}", file=sys.stderr)
+        return 1
+    print(f"ok {name} ({time.monotonic() - t0:.1f}s, in {work})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
