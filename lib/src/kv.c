@@ -1,5 +1,5 @@
 /* Key/value sets: creation, emitting, combining, iteration, top-N. */
-#include "pmr_internal.h"
+#include "table_inline.h"
 
 #include <limits.h>
 #include <stdlib.h>

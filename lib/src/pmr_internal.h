@@ -51,7 +51,16 @@ double pmr__now(void);
 
 /* ---- hashing and the combining table (table.c) ---- */
 
-uint64_t pmr__hash(const void *key, size_t len);
+/* The home slot of a hash in a table of 2^(64 - shift) slots: the top bits
+ * of a multiplicative remix, seeded per table. The seed matters: the shuffle
+ * fills one table while iterating others, and with one shared mapping the
+ * keys would arrive sorted by home slot, so that a smaller table fills up
+ * locally into one long cluster (quadratic probing time). The remix also
+ * spreads the keys of one rank, whose hashes share their top bits (see
+ * pmr__hash_rank), over the whole table. */
+static inline uint64_t pmr__home(uint64_t h, uint64_t seed, unsigned shift) {
+  return ((h ^ seed) * 0x9e3779b97f4a7c15ull) >> shift;
+}
 
 /* Which rank owns a hash, and which of a rank's `nthreads` threads: two
  * independent functions of the high 32 bits (the table uses the low bits). */
@@ -79,6 +88,8 @@ typedef struct pmr__slot {
 typedef struct pmr__table {
   pmr__slot *slots;
   uint64_t mask; /* capacity - 1 (power of two) or 0 before first insert */
+  unsigned shift; /* 64 - log2(capacity) */
+  uint64_t seed;  /* distinct for every table (see pmr__home) */
   uint64_t count;
   unsigned char *arena; /* long keys, large values */
   size_t used, cap;
@@ -89,13 +100,7 @@ void pmr__table_init(pmr__table *t, size_t vsize);
 void pmr__table_free(pmr__table *t);
 /* Size the slot array for about `n` keys (no shrinking). */
 int pmr__table_reserve(pmr__table *t, uint64_t n);
-/* Find or insert `key`; returns its value (vsize bytes, valid until the
- * next insert) and sets *isnew (the value is then zeroed). NULL when out of
- * memory. */
-void *pmr__table_upsert(pmr__table *t, uint64_t hash, const void *key,
-                        size_t klen, bool *isnew);
-void *pmr__table_find(const pmr__table *t, uint64_t hash, const void *key,
-                      size_t klen);
+/* Hashing, find and upsert: table_inline.h. */
 
 /* A pair as iteration sees it (pointers valid until the table changes). */
 typedef struct pmr__rec {

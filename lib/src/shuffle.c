@@ -1,6 +1,6 @@
 /* Reduce: partition the pairs by hash over the ranks, exchange them in
  * rounds bounded by the memory budget, and combine what arrives. */
-#include "pmr_internal.h"
+#include "table_inline.h"
 
 #include <limits.h>
 #include <omp.h>

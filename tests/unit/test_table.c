@@ -1,7 +1,7 @@
 /* The combining table and the hash, against a plain reference: sorted
  * arrays of distinct keys and their expected sums. No MPI calls. */
 #include "check.h"
-#include "pmr_internal.h"
+#include "table_inline.h"
 
 #include <stdint.h>
 
