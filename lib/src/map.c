@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,7 +147,77 @@ static int pmr__grow(pmr__reader *r, size_t need) {
   return PMR_OK;
 }
 
-/* Map the lines that start in [c->start, c->end) of one file. */
+/* Map the lines that start in [c->start, c->end) of one file, reading it
+ * through a window mapped with mmap: no copy, and a line that runs past the
+ * chunk just widens the window. Returns PMR_OK with *fallback set when the
+ * file cannot be mapped at all (the caller then reads it with pread). */
+static int pmr__map_chunk_mmap(pmr__reader *r, const pmr__chunk *c,
+                               uint64_t fsize, const char *name,
+                               pmr_line_fn fn, void *user, pmr_emitter *em,
+                               bool *fallback) {
+  static long page;
+  if (!page)
+    page = sysconf(_SC_PAGESIZE);
+  uint64_t base = c->start > 0 ? c->start - 1 : 0; /* file offset of d[0] */
+  uint64_t mbase = base - base % (uint64_t)page;
+  uint64_t ext = (uint64_t)64 << 10; /* past the chunk, for its last line */
+  uint64_t wend = c->end + ext < fsize ? c->end + ext : fsize;
+  size_t mlen = (size_t)(wend - mbase);
+  /* MAP_POPULATE: one call faults the whole window in. */
+  char *map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd,
+                   (off_t)mbase);
+  if (map == MAP_FAILED) {
+    *fallback = true;
+    return PMR_OK;
+  }
+  const char *d = map + (base - mbase);
+  size_t have = (size_t)(wend - base);
+  size_t stop = (size_t)(c->end - base); /* lines must start before this */
+  size_t pos = 0;
+  int rc = PMR_OK;
+  r->bytes += c->end - c->start;
+  if (c->start > 0) {
+    /* A line starts at c->start only if the byte before it ends a line. */
+    const char *nl = memchr(d, '\n', stop);
+    pos = nl ? (size_t)(nl - d) + 1 : stop;
+  }
+  while (pos < stop) {
+    const char *nl = memchr(d + pos, '\n', have - pos);
+    if (nl) {
+      size_t e = (size_t)(nl - d);
+      if (fn(d + pos, e - pos, c->file, em, user) != 0) {
+        rc = r->status = PMR_ECALLBACK;
+        break;
+      }
+      r->records++;
+      pos = e + 1;
+      continue;
+    }
+    if (base + have >= fsize) { /* the last line, without a newline */
+      if (fn(d + pos, have - pos, c->file, em, user) != 0)
+        rc = r->status = PMR_ECALLBACK;
+      else
+        r->records++;
+      break;
+    }
+    /* The line runs past the window: map a wider one. */
+    munmap(map, mlen);
+    ext *= 2;
+    wend = c->end + ext < fsize ? c->end + ext : fsize;
+    mlen = (size_t)(wend - mbase);
+    map = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE | MAP_POPULATE, r->fd,
+               (off_t)mbase);
+    if (map == MAP_FAILED)
+      return pmr__rerr(r, pmr__errno_code(errno), "cannot map", name, errno);
+    d = map + (base - mbase);
+    have = (size_t)(wend - base);
+  }
+  munmap(map, mlen);
+  return rc;
+}
+
+/* The same with pread into the reader's buffer, for files that cannot be
+ * mapped (and PMR_READ=pread). */
 static int pmr__map_chunk(pmr__reader *r, const pmr__chunk *c, uint64_t fsize,
                           const char *name, size_t csize, pmr_line_fn fn,
                           void *user, pmr_emitter *em) {
@@ -268,6 +339,8 @@ int pmr_map_text(pmr_ctx *ctx, const char *const *files, int nfiles,
 
   atomic_int stop = 0;
   atomic_uint_fast64_t done = 0;
+  const char *how = getenv("PMR_READ");
+  bool use_mmap = !(how && strcmp(how, "pread") == 0);
   double last_progress = pmr__now();
 
 #pragma omp parallel num_threads(nt)
@@ -301,8 +374,15 @@ int pmr_map_text(pmr_ctx *ctx, const char *const *files, int nfiles,
           continue;
         }
       }
-      if (pmr__map_chunk(r, c, sizes[c->file], files[c->file], csize, fn,
-                         user, &em) != PMR_OK) {
+      bool fallback = !use_mmap;
+      int crc = PMR_OK;
+      if (!fallback)
+        crc = pmr__map_chunk_mmap(r, c, sizes[c->file], files[c->file], fn,
+                                  user, &em, &fallback);
+      if (fallback && !crc)
+        crc = pmr__map_chunk(r, c, sizes[c->file], files[c->file], csize, fn,
+                             user, &em);
+      if (crc != PMR_OK) {
         if (r->status == PMR_ECALLBACK && em.status)
           r->status = em.status; /* the callback passed on an emit error */
         if (r->status == PMR_ECALLBACK)

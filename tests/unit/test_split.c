@@ -183,8 +183,11 @@ int main(int argc, char **argv) {
   line_t *ref = reference(&nref, &nlines);
 
   /* Chunk sizes from 1 byte (every byte a chunk boundary) to the default. */
+  /* Both readers: mmap windows (the default) and pread buffers. */
   const char *chunks[] = {"1", "2", "7", "64", "4099", NULL};
-  for (int ci = 0; ci < 6; ci++) {
+  for (int ri = 0; ri < 12; ri++) {
+    int ci = ri % 6;
+    setenv("PMR_READ", ri < 6 ? "mmap" : "pread", 1);
     if (chunks[ci])
       setenv("PMR_CHUNK_SIZE", chunks[ci], 1);
     else
@@ -222,7 +225,8 @@ int main(int argc, char **argv) {
     }
     CHECK_EQ_I(st.input_bytes, total_bytes);
     if (rank == 0 && check__failures)
-      fprintf(stderr, "chunk size %s\n", chunks[ci] ? chunks[ci] : "default");
+      fprintf(stderr, "chunk size %s, %s\n", chunks[ci] ? chunks[ci] : "default",
+              getenv("PMR_READ"));
     pmr_kv_destroy(&kv);
     pmr_ctx_destroy(&ctx);
     for (int t = 0; t < nt; t++)
