@@ -153,13 +153,12 @@ static inline void *pmr__table_find(const pmr__table *t, uint64_t hash,
 static inline void *pmr__table_upsert(pmr__table *t, uint64_t hash,
                                       const void *key, size_t klen,
                                       bool *isnew) {
+  *isnew = false;
   if (pmr__table_full(t, t->count + 1) && pmr__table_grow(t))
     return NULL;
   pmr__slot *s = pmr__probe(t, hash, key, klen);
-  if (s->klen1) {
-    *isnew = false;
+  if (s->klen1)
     return pmr__slot_value(t, s);
-  }
   *isnew = true;
   return pmr__table_insert(t, s, hash, key, klen);
 }
