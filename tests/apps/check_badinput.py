@@ -29,43 +29,15 @@ import pwd
 import re
 import shlex
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from launch import launcher, run  # noqa: E402
 
 APP_NAME = "pmr-wordcount"
-
-
-def launcher(nprocs):
-    mpiexec = shlex.split(os.environ.get("PMR_MPIEXEC") or "mpiexec -n")
-    pre = shlex.split(os.environ.get("PMR_MPIEXEC_PREFLAGS", ""))
-    return mpiexec + [str(nprocs)] + pre
-
-
-def run(cmd, cwd, timeout, env):
-    """Run in a new process group; on timeout kill the launcher and all ranks."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        return p.returncode, out, err, False, time.monotonic() - t0
-    except subprocess.TimeoutExpired:
-        out, err = b"", b""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(p.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                out, err = p.communicate(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-        return p.returncode, out, err, True, time.monotonic() - t0
 
 
 def snapshot(root):
@@ -175,7 +147,7 @@ def check_case(app, nprocs, case, timeout, prefix, env):
             uid_gid = (pw.pw_uid, pw.pw_gid)
         prepare(case_dir, needs, uid_gid)
         before = snapshot(case_dir)
-        cmd = (prefix if "nobody" in needs else []) + launcher(nprocs) + [app] + argv
+        cmd = (prefix if "nobody" in needs else []) + launcher(nprocs, bind_none=False) + [app] + argv
         rc, out, err, hung, secs = run(cmd, case_dir, timeout, env)
         after = snapshot(case_dir)
         lines = [l for l in err.decode("utf-8", "replace").splitlines() if l.strip()]
@@ -197,7 +169,7 @@ def check_case(app, nprocs, case, timeout, prefix, env):
             problems.append("left behind: %s" % created)
         if removed or changed:
             problems.append("removed or changed: %s" % (removed + changed))
-        shown = " ".join(shlex.quote(a) for a in launcher(nprocs) + [os.path.basename(app)]
+        shown = " ".join(shlex.quote(a) for a in launcher(nprocs, bind_none=False) + [os.path.basename(app)]
                          + argv)
         status = "ok  " if not problems else "FAIL"
         msg = lines[0] if len(lines) == 1 else "%d lines" % len(lines)
@@ -220,12 +192,12 @@ def check_info(app, nprocs, timeout, env):
     problems = []
     work = tempfile.mkdtemp(prefix="pmr-bad-info-")
     try:
-        rc, out, err, hung, _ = run(launcher(nprocs) + [app, "--version"], work, timeout, env)
+        rc, out, err, hung, _ = run(launcher(nprocs, bind_none=False) + [app, "--version"], work, timeout, env)
         text = out.decode("utf-8", "replace")
         if hung or rc != 0 or not re.fullmatch(r"pmr-wordcount \(pmr\) \d+\.\d+\.\d+\S*\n", text):
             problems.append("--version: exit %s, stdout %r; want exit 0 and one line "
                             "'pmr-wordcount (pmr) X.Y.Z'" % (rc, text[:200]))
-        rc, out, err, hung, _ = run(launcher(nprocs) + [app, "--help"], work, timeout, env)
+        rc, out, err, hung, _ = run(launcher(nprocs, bind_none=False) + [app, "--help"], work, timeout, env)
         text = out.decode("utf-8", "replace")
         if hung or rc != 0 or "usage" not in text.lower() or text.lower().count("usage:") != 1:
             problems.append("--help: exit %s, want 0 and the usage once on stdout; got %r..."

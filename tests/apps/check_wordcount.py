@@ -37,8 +37,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,52 +47,13 @@ import numpy as np
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_corpus import KINDS, corpus_files  # noqa: E402
+from launch import launcher, run  # noqa: E402
 
 TOP = 20
 Golden = collections.namedtuple("Golden", "counts records words input_bytes")
 
 
 # --- launching -------------------------------------------------------------------
-
-def launcher(nprocs):
-    """$PMR_MPIEXEC N $PMR_MPIEXEC_PREFLAGS, plus --bind-to none for Open MPI
-    (it binds a rank to one core by default, which would serialise threads)."""
-    mpiexec = shlex.split(os.environ.get("PMR_MPIEXEC") or "mpiexec -n")
-    pre = shlex.split(os.environ.get("PMR_MPIEXEC_PREFLAGS", ""))
-    try:
-        ver = subprocess.run([mpiexec[0], "--version"], capture_output=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        ver = b""
-    if (b"Open MPI" in ver or b"OpenRTE" in ver) and "--bind-to" not in pre:
-        pre += ["--bind-to", "none"]
-    return mpiexec + [str(nprocs)] + pre
-
-
-def run(cmd, cwd, timeout, env=None, preexec=None):
-    """Run cmd in its own process group; on timeout kill the whole group (the
-    launcher and every rank) and report it as a hang."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True,
-                         preexec_fn=preexec)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        hung = False
-    except subprocess.TimeoutExpired:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(p.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                out, err = p.communicate(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                out, err = b"", b""
-        hung = True
-    return p.returncode, out, err, hung, time.monotonic() - t0
-
 
 # --- the golden ----------------------------------------------------------------
 
