@@ -304,8 +304,11 @@ typedef int (*pmr_line_fn)(const char *line, size_t len, int file_index,
  * parts, one per rank, then into chunks handed to the context's threads
  * dynamically; a line belongs to the chunk where it starts, so every line
  * is mapped exactly once at any rank and thread count, and no line crosses a
- * file. Input is streamed with bounded buffers (a line longer than a buffer
- * is assembled whole). Files must be regular files (or symlinks to them).
+ * file. Input is streamed: each chunk is read through an mmap window that is
+ * unmapped afterwards (pread into a buffer where mapping fails, or with
+ * PMR_READ=pread in the environment); a line longer than a chunk is followed
+ * to its end. Files must be regular files (or symlinks to them) and must
+ * not shrink while they are read.
  *
  * Collective. Returns PMR_OK, PMR_ENOENT, PMR_EACCES, PMR_EISDIR, PMR_EIO,
  * PMR_EINVAL, PMR_ENOMEM, PMR_ECALLBACK. pmr_errmsg() names the file. */
@@ -412,8 +415,10 @@ PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
 
 /* Check that `path` can be created as an output (its directory exists and
  * is writable, and it is not a directory) before long work starts. Rank 0
- * checks; the outcome is agreed. Collective. Returns PMR_OK, PMR_ENOENT,
- * PMR_EACCES, PMR_EISDIR, PMR_ENOTDIR-like errors as PMR_EINVAL. */
+ * checks, by creating and removing a probe file there; the outcome is
+ * agreed. Collective. Returns PMR_OK, PMR_ENOENT (no such directory, or
+ * not a directory), PMR_EACCES, PMR_EISDIR (path is a directory),
+ * PMR_EINVAL (empty name). */
 PMR_EXTERN int pmr_check_output(pmr_ctx *ctx, const char *path);
 
 #ifdef __cplusplus
