@@ -147,6 +147,42 @@ static int pmr__grow(pmr__reader *r, size_t need) {
   return PMR_OK;
 }
 
+/* Where the first line of chunk `c` starts in `d`, whose byte 0 is the one
+ * before c->start (when c->start > 0): a line starts at c->start only if that
+ * byte ends a line. `stop` (no line of the chunk) when none starts in it. */
+static size_t pmr__first_line(const pmr__chunk *c, const char *d,
+                              size_t stop) {
+  if (c->start == 0)
+    return 0;
+  const char *nl = memchr(d, '\n', stop);
+  return nl ? (size_t)(nl - d) + 1 : stop;
+}
+
+/* Map the lines of `d` that start in [*pos, stop) and end inside d[0, have);
+ * with `at_eof`, d[have - 1] is the file's last byte and the last line needs
+ * no newline. Leaves *pos at the first line not mapped: at or past stop, or
+ * one that runs past `have` (the caller gets more of it and calls again). */
+static int pmr__map_lines(pmr__reader *r, int file, const char *d,
+                          size_t *pos, size_t have, size_t stop, bool at_eof,
+                          pmr_line_fn fn, void *user, pmr_emitter *em) {
+  size_t p = *pos;
+  int rc = PMR_OK;
+  while (p < stop) {
+    const char *nl = memchr(d + p, '\n', have - p);
+    if (!nl && !at_eof)
+      break;
+    size_t e = nl ? (size_t)(nl - d) : have;
+    if (fn(d + p, e - p, file, em, user) != 0) {
+      rc = r->status = PMR_ECALLBACK;
+      break;
+    }
+    r->records++;
+    p = e + 1;
+  }
+  *pos = p;
+  return rc;
+}
+
 /* Map the lines that start in [c->start, c->end) of one file, reading it
  * through a window mapped with mmap: no copy, and a line that runs past the
  * chunk just widens the window. Returns PMR_OK with *fallback set when the
@@ -171,34 +207,15 @@ static int pmr__map_chunk_mmap(pmr__reader *r, const pmr__chunk *c,
     return PMR_OK;
   }
   const char *d = map + (base - mbase);
-  size_t have = (size_t)(wend - base);
   size_t stop = (size_t)(c->end - base); /* lines must start before this */
-  size_t pos = 0;
-  int rc = PMR_OK;
+  size_t pos = pmr__first_line(c, d, stop);
   r->bytes += c->end - c->start;
-  if (c->start > 0) {
-    /* A line starts at c->start only if the byte before it ends a line. */
-    const char *nl = memchr(d, '\n', stop);
-    pos = nl ? (size_t)(nl - d) + 1 : stop;
-  }
-  while (pos < stop) {
-    const char *nl = memchr(d + pos, '\n', have - pos);
-    if (nl) {
-      size_t e = (size_t)(nl - d);
-      if (fn(d + pos, e - pos, c->file, em, user) != 0) {
-        rc = r->status = PMR_ECALLBACK;
-        break;
-      }
-      r->records++;
-      pos = e + 1;
-      continue;
-    }
-    if (base + have >= fsize) { /* the last line, without a newline */
-      if (fn(d + pos, have - pos, c->file, em, user) != 0)
-        rc = r->status = PMR_ECALLBACK;
-      else
-        r->records++;
-      break;
+  for (;;) {
+    int rc = pmr__map_lines(r, c->file, d, &pos, (size_t)(wend - base), stop,
+                            wend >= fsize, fn, user, em);
+    if (rc || pos >= stop) {
+      munmap(map, mlen);
+      return rc;
     }
     /* The line runs past the window: map a wider one. */
     munmap(map, mlen);
@@ -210,57 +227,35 @@ static int pmr__map_chunk_mmap(pmr__reader *r, const pmr__chunk *c,
     if (map == MAP_FAILED)
       return pmr__rerr(r, pmr__errno_code(errno), "cannot map", name, errno);
     d = map + (base - mbase);
-    have = (size_t)(wend - base);
   }
-  munmap(map, mlen);
-  return rc;
 }
 
 /* The same with pread into the reader's buffer, for files that cannot be
- * mapped (and PMR_READ=pread). */
+ * mapped (and PMR_READ=pread): a line that runs past the buffer keeps its
+ * head, moved to the front, and the buffer grows to hold it. */
 static int pmr__map_chunk(pmr__reader *r, const pmr__chunk *c, uint64_t fsize,
                           const char *name, size_t csize, pmr_line_fn fn,
                           void *user, pmr_emitter *em) {
   uint64_t base = c->start > 0 ? c->start - 1 : 0; /* file offset of buf[0] */
-  size_t len = (size_t)(c->end - base);
-  ssize_t got = pmr__pread_full(r->fd, r->buf, len, base);
+  size_t have = (size_t)(c->end - base);           /* valid bytes in buf */
+  ssize_t got = pmr__pread_full(r->fd, r->buf, have, base);
   if (got < 0)
     return pmr__rerr(r, PMR_EIO, "cannot read", name, errno);
-  if ((size_t)got < len) /* the file shrank under us */
+  if ((size_t)got < have) /* the file shrank under us */
     return pmr__rerr(r, PMR_EIO, "cannot read", name, EIO);
-  r->bytes += len - (c->start > 0);
-  size_t pos = 0; /* line start, relative to buf */
-  if (c->start > 0) {
-    /* A line starts at c->start only if the byte before it ends a line. */
-    char *nl = memchr(r->buf, '\n', len);
-    if (!nl)
-      return PMR_OK;
-    pos = (size_t)(nl - r->buf) + 1;
-  }
-  size_t have = len;                   /* valid bytes in buf */
-  uint64_t stop = c->end - base;       /* lines must start before this */
-  while (pos < stop) {
-    char *nl = memchr(r->buf + pos, '\n', have - pos);
-    if (nl) {
-      size_t e = (size_t)(nl - r->buf);
-      if (fn(r->buf + pos, e - pos, c->file, em, user) != 0)
-        return r->status = PMR_ECALLBACK;
-      r->records++;
-      pos = e + 1;
-      continue;
-    }
-    /* The line runs past the buffer: keep its head, read on. */
+  r->bytes += c->end - c->start;
+  size_t stop = have; /* lines must start before this */
+  size_t pos = pmr__first_line(c, r->buf, stop);
+  for (;;) {
     uint64_t at = base + have;
-    if (at >= fsize) {
-      if (fn(r->buf + pos, have - pos, c->file, em, user) != 0)
-        return r->status = PMR_ECALLBACK;
-      r->records++;
-      break;
-    }
+    int rc = pmr__map_lines(r, c->file, r->buf, &pos, have, stop,
+                            at >= fsize, fn, user, em);
+    if (rc || pos >= stop)
+      return rc;
     memmove(r->buf, r->buf + pos, have - pos);
     have -= pos;
     base += pos;
-    stop = stop > pos ? stop - pos : 0;
+    stop -= pos;
     pos = 0;
     size_t want = csize;
     if (at + want > fsize)
@@ -277,7 +272,6 @@ static int pmr__map_chunk(pmr__reader *r, const pmr__chunk *c, uint64_t fsize,
       return pmr__rerr(r, PMR_EIO, "cannot read", name, EIO);
     have += (size_t)got;
   }
-  return PMR_OK;
 }
 
 /* Chunk size: a handful of chunks per thread in flight, within budget. */
