@@ -195,18 +195,22 @@ int main(int argc, char **argv) {
   }
   if (!rc && cli.output) {
     pmr_stats g;
+    pmr_meta *meta = NULL;
     rc = pmr_ctx_stats_global(ctx, &g);
-    const char *names[] = {"words"};
-    int64_t values[] = {(int64_t)g.emitted};
-    pmr_meta meta = {.app = "wordcount",
-                     .command_line = cli.command_line,
-                     .inputs = (const char *const *)cli.inputs,
-                     .ninputs = cli.ninputs,
-                     .int_names = names,
-                     .int_values = values,
-                     .nints = 1};
     if (!rc)
-      rc = pmr_kv_write_h5(kv, cli.output, o.group, &meta);
+      rc = pmr_meta_create(&meta);
+    if (!rc)
+      rc = pmr_meta_set_str(meta, "app", "wordcount");
+    if (!rc)
+      rc = pmr_meta_set_str(meta, "command_line", cli.command_line);
+    if (!rc)
+      rc = pmr_meta_set_strs(meta, "inputs", (const char *const *)cli.inputs,
+                             cli.ninputs);
+    if (!rc)
+      rc = pmr_meta_set_i64(meta, "words", (int64_t)g.emitted);
+    if (!rc)
+      rc = pmr_kv_write_h5(kv, cli.output, o.group, meta);
+    pmr_meta_free(&meta);
   }
   if (!rc && o.text)
     rc = pmr_kv_write_text(kv, o.text);

@@ -5,16 +5,26 @@
  *   1. version and errors
  *   2. the context (pmr_ctx): communicator, threads, memory budget, logging
  *   3. key/value sets (pmr_kv) and their combiners
- *   4. map: text input split over ranks and threads, the emitter
- *   5. reduce: shuffle over MPI and combine
- *   6. results: iterate, top-N, HDF5 and text output
+ *   4. map: the sources (text, fixed-size records, an index space, HDF5
+ *      datasets, blocks in memory, an existing set, pmr results) and the
+ *      emitter
+ *   5. reduce: shuffle over MPI and combine (hash sets), or combine dense
+ *      cells across threads and ranks (dense sets)
+ *   6. results: iterate, top-N, gather, HDF5 and text output
  *
  * Lifecycle:
  *   MPI_Init_thread(.., MPI_THREAD_FUNNELED, ..)
- *   pmr_ctx_create -> pmr_kv_create -> pmr_map_text ... -> pmr_kv_reduce
- *   -> pmr_kv_write_h5 / pmr_kv_top / pmr_kv_foreach
+ *   pmr_ctx_create -> pmr_kv_create -> pmr_map_* ... -> pmr_kv_reduce
+ *   -> pmr_kv_write_h5 / pmr_kv_top / pmr_kv_foreach / pmr_map_kv (next stage)
  *   -> pmr_kv_destroy -> pmr_ctx_destroy
  *   MPI_Finalize
+ *
+ * A set moves through states: EMPTY (created) -> MAPPED (a map added pairs)
+ * -> REDUCED (pmr_kv_reduce). Results (find, foreach, top, gather, write,
+ * map_kv) need EMPTY or REDUCED; a call in the wrong state returns
+ * PMR_ESTATE with a message. A map into a REDUCED set adds pairs (MAPPED
+ * again); reducing a REDUCED set is a no-op. A failed reduce leaves the set
+ * FAILED: its pairs are lost and only pmr_kv_destroy() is valid.
  *
  * **Thread safety.** Unless a function says otherwise, pmr objects are not
  * thread-safe: call the functions of one pmr_ctx (and its pmr_kv objects)
@@ -56,11 +66,11 @@ extern "C" {
  * ------------------------------------------------------------------- */
 
 #define PMR_VERSION_MAJOR 0
-#define PMR_VERSION_MINOR 1
+#define PMR_VERSION_MINOR 2
 #define PMR_VERSION_PATCH 0
 #define PMR_VERSION_NUMBER \
   (PMR_VERSION_MAJOR * 10000 + PMR_VERSION_MINOR * 100 + PMR_VERSION_PATCH)
-#define PMR_VERSION_STRING "0.1.0"
+#define PMR_VERSION_STRING "0.2.0"
 
 /* Run-time version of the library actually linked (PMR_VERSION_NUMBER form). */
 PMR_EXTERN unsigned pmr_version_number(void);
@@ -123,8 +133,12 @@ PMR_EXTERN int pmr_ctx_create(MPI_Comm comm, pmr_ctx **out);
  * Collective over the context's communicator. Returns PMR_OK. */
 PMR_EXTERN int pmr_ctx_destroy(pmr_ctx **ctx);
 
-/* Threads per rank for map and reduce (n >= 1). Not collective (but give
- * every rank the same value for balanced work). Returns PMR_OK, PMR_EINVAL. */
+/* The most threads a rank may use. */
+#define PMR_MAX_THREADS 4096
+
+/* Threads per rank for map and reduce (1..PMR_MAX_THREADS; more is refused,
+ * not capped). Ranks may use different counts. Not collective.
+ * Returns PMR_OK, PMR_EINVAL. */
 PMR_EXTERN int pmr_ctx_set_threads(pmr_ctx *ctx, int n);
 PMR_EXTERN int pmr_ctx_threads(const pmr_ctx *ctx);
 
@@ -134,7 +148,44 @@ PMR_EXTERN int pmr_ctx_threads(const pmr_ctx *ctx);
 PMR_EXTERN int pmr_ctx_set_memory(pmr_ctx *ctx, size_t bytes);
 PMR_EXTERN size_t pmr_ctx_memory(const pmr_ctx *ctx);
 
-/* Directory for temporary files (copied). Not collective.
+/* Settings that choose how work is done, in the style of
+ * ZSTD_CCtx_setParameter: one setter, bounds checked. Each has a default
+ * and an environment variable that sets it when the context is created
+ * (read there and nowhere else).
+ *
+ *   PMR_OPT_THREADS       threads per rank (as pmr_ctx_set_threads)
+ *   PMR_OPT_MEMORY        memory budget in bytes (as pmr_ctx_set_memory;
+ *                         env PMR_MEMORY, e.g. "512M")
+ *   PMR_OPT_CHUNK_SIZE    bytes of input per unit of work handed to a thread;
+ *                         0 (default) = automatic: memory / (16 x threads)
+ *                         within [64 KiB, 1 MiB]. env PMR_CHUNK_SIZE
+ *   PMR_OPT_READER        PMR_READER_MMAP (default: read files through mmap
+ *                         windows, pread where a file cannot be mapped) or
+ *                         PMR_READER_PREAD. env PMR_READ=mmap|pread
+ *   PMR_OPT_LINE_NUMBERS  1: text sources number lines, so that
+ *                         pmr_emitter_line() is valid (costs a counting pass
+ *                         over the input); 0 (default): not counted.
+ *                         env PMR_LINE_NUMBERS=0|1
+ *
+ * An environment value that does not parse is ignored and logged (warn).
+ * Not collective; give every rank the same values. Thread safety: MPI
+ * thread, not during a map. Returns PMR_OK, PMR_EINVAL (unknown option or
+ * value out of bounds). */
+typedef enum pmr_option {
+  PMR_OPT_THREADS = 1,
+  PMR_OPT_MEMORY = 2,
+  PMR_OPT_CHUNK_SIZE = 3,
+  PMR_OPT_READER = 4,
+  PMR_OPT_LINE_NUMBERS = 5
+} pmr_option;
+enum { PMR_READER_MMAP = 0, PMR_READER_PREAD = 1 };
+PMR_EXTERN int pmr_ctx_set_option(pmr_ctx *ctx, pmr_option opt,
+                                  int64_t value);
+PMR_EXTERN int pmr_ctx_get_option(const pmr_ctx *ctx, pmr_option opt,
+                                  int64_t *value);
+
+/* Directory for temporary files (copied): where spill files of sets larger
+ * than the memory budget will go. Not collective.
  * Returns PMR_OK, PMR_EINVAL, PMR_ENOMEM. */
 PMR_EXTERN int pmr_ctx_set_tmpdir(pmr_ctx *ctx, const char *dir);
 PMR_EXTERN const char *pmr_ctx_tmpdir(const pmr_ctx *ctx);
@@ -149,9 +200,14 @@ PMR_EXTERN int pmr_ctx_size(const pmr_ctx *ctx);
  * next call on the context. Not collective. */
 PMR_EXTERN const char *pmr_errmsg(const pmr_ctx *ctx);
 
-/* Parse a size such as "256M", "2G", "65536", "1.5g" (binary units K, M, G,
- * T; optional trailing 'B' or "iB"). Not collective; thread-safe.
- * Returns PMR_OK or PMR_EINVAL. */
+/* Parse a size: decimal digits with an optional fraction ("65536", "1.5"),
+ * then an optional binary unit K, M, G, T (any case, optionally followed by
+ * "iB" or "B"), or a plain "B". Nothing else: no sign, no blanks, no hex,
+ * no exponent, no "nan"/"inf". The byte count is rounded down; a non-zero
+ * value that rounds to 0 bytes ("0.4") is refused, and so is one over
+ * SIZE_MAX.
+ * Not collective; thread-safe. Returns PMR_OK or PMR_EINVAL (then *bytes is
+ * unchanged). */
 PMR_EXTERN int pmr_parse_size(const char *s, size_t *bytes);
 
 typedef enum pmr_log_level {
@@ -188,16 +244,21 @@ typedef enum pmr_phase {
   PMR_PHASE_WRITE = 3,   /* HDF5 / text output */
   PMR_PHASE_COUNT
 } pmr_phase;
+/* Room for phases added later without changing pmr_stats' size. */
+#define PMR_PHASE_SLOTS 16
 
-/* Counters kept by the context (this rank's, accumulated over calls). */
+/* Counters kept by the context (this rank's, accumulated over calls).
+ * The struct only grows into its reserved fields: its size and the offsets
+ * of existing fields never change within a major version. */
 typedef struct pmr_stats {
-  double seconds[PMR_PHASE_COUNT];
+  double seconds[PMR_PHASE_SLOTS]; /* [PMR_PHASE_COUNT] used, rest 0 */
   uint64_t input_bytes;  /* bytes of input this rank read */
-  uint64_t records;      /* records (lines) this rank mapped */
+  uint64_t records;      /* records (lines, rows, pairs) this rank mapped */
   uint64_t emitted;      /* pairs emitted by the map callbacks */
   uint64_t shuffled_bytes; /* bytes this rank sent in shuffles */
   uint64_t shuffle_rounds;
   size_t peak_rss;       /* peak resident set of this process, bytes */
+  uint64_t reserved[10]; /* zero */
 } pmr_stats;
 
 /* This rank's counters. Not collective. */
@@ -216,9 +277,15 @@ PMR_EXTERN int pmr_ctx_print_stats(pmr_ctx *ctx, FILE *fp);
  * 3. Key/value sets
  * ------------------------------------------------------------------- */
 
-/* Opaque distributed set of (key, value) pairs. Keys are byte strings of any
- * length (including 0 and bytes 0x00); values have one fixed size per set.
- * Pairs with equal keys are combined as they are inserted. */
+/* Opaque distributed set of (key, value) pairs. Two kinds:
+ *  - hash sets (pmr_kv_create, pmr_kv_create_user): keys are byte strings
+ *    of any length (including 0 and bytes 0x00); values have one fixed size
+ *    per set; pairs with equal keys are combined as they are inserted, and
+ *    pmr_kv_reduce moves each key to the one rank that owns it.
+ *  - dense sets (pmr_kv_create_dense*): `ncells` cells 0..ncells-1 of
+ *    `width` values each, held as plain arrays (no hashing); pmr_kv_reduce
+ *    combines the threads' and ranks' arrays on every rank (or on one root
+ *    with pmr_kv_reduce_to). */
 typedef struct pmr_kv pmr_kv;
 
 /* Value types, which also fix the HDF5 type of the written values. */
@@ -258,11 +325,56 @@ PMR_EXTERN int pmr_kv_create_user(pmr_ctx *ctx, size_t value_size,
                                   pmr_dtype dtype, pmr_combine_fn fn,
                                   void *user, pmr_kv **out);
 
+/* A dense set of `ncells` cells (>= 1) of `width` values (>= 1) each,
+ * combined with a built-in `op`: PMR_COUNT (each pmr_emit_cell adds 1 to
+ * every value of the cell), PMR_SUM_I64, PMR_MIN_I64, PMR_MAX_I64 (int64
+ * values), PMR_SUM_F64, PMR_MIN_F64, PMR_MAX_F64 (double values).
+ * Initial values: 0 for sums and counts, the type's largest value for MIN
+ * (INT64_MAX, +Inf) and its smallest for MAX.
+ *
+ * PMR_SUM_F64 is exact and so deterministic: every thread and rank keeps
+ * each sum as a fixed-point integer of 2,112 bits (66 32-bit digits held in
+ * int64 limbs) that represents any sum of finite doubles exactly, and the
+ * result is that exact sum rounded once to the nearest double (ties to even). The
+ * result is therefore identical, bit for bit, at any rank and thread count
+ * and in any order of the records. An Inf or NaN makes the cell's sum
+ * +Inf, -Inf or NaN as IEEE addition would. The price is 528 bytes per
+ * value per thread while mapping.
+ *
+ * The per-thread arrays must fit the memory budget (threads x ncells x width
+ * x 8 bytes, or 528 for PMR_SUM_F64): else PMR_ENOMEM with a message.
+ * Not collective (create the set on every rank with the same arguments).
+ * Returns PMR_OK, PMR_EINVAL, PMR_ENOMEM. */
+PMR_EXTERN int pmr_kv_create_dense(pmr_ctx *ctx, pmr_op op, uint64_t ncells,
+                                   uint64_t width, pmr_kv **out);
+
+/* A dense set with a user fold over cells of `value_size` bytes (1..4096),
+ * each starting as a copy of `identity` (value_size bytes, copied), written
+ * to HDF5 as `dtype`. `fn` must be associative and commutative; threads'
+ * and ranks' arrays are folded in a fixed order (thread 0, 1, ...; ranks in
+ * a fixed binary tree), so a given thread and rank count always gives the
+ * same result. Returns PMR_OK, PMR_EINVAL, PMR_ENOMEM. */
+PMR_EXTERN int pmr_kv_create_dense_user(pmr_ctx *ctx, uint64_t ncells,
+                                        size_t value_size, pmr_dtype dtype,
+                                        pmr_combine_fn fn,
+                                        const void *identity, void *user,
+                                        pmr_kv **out);
+
 /* Destroy a set. Accepts NULL; sets *kv = NULL. Not collective. */
 PMR_EXTERN void pmr_kv_destroy(pmr_kv **kv);
 
-/* Pairs held on this rank (after pmr_kv_reduce: distinct keys). */
+/* Pairs held on this rank (after pmr_kv_reduce: distinct keys). For a
+ * dense set: ncells where the reduced cells are held, else 0. */
 PMR_EXTERN uint64_t pmr_kv_local_size(const pmr_kv *kv);
+/* Dense sets: the cell count and values per cell (0 for hash sets). */
+PMR_EXTERN uint64_t pmr_kv_cells(const pmr_kv *kv);
+PMR_EXTERN uint64_t pmr_kv_width(const pmr_kv *kv);
+/* Dense sets after reduce: the ncells x width values (int64_t or double, or
+ * value_size bytes each for a user fold), row-major, on the ranks that hold
+ * the result (all after pmr_kv_reduce, the root after pmr_kv_reduce_to);
+ * NULL elsewhere, before reduce, and for hash sets. Valid until the set
+ * changes. Not collective. */
+PMR_EXTERN const void *pmr_kv_dense_values(const pmr_kv *kv);
 /* Value size in bytes and type. */
 PMR_EXTERN size_t pmr_kv_value_size(const pmr_kv *kv);
 PMR_EXTERN pmr_dtype pmr_kv_dtype(const pmr_kv *kv);
@@ -274,27 +386,68 @@ PMR_EXTERN pmr_dtype pmr_kv_dtype(const pmr_kv *kv);
 /* Thread-local handle through which a map callback emits pairs. */
 typedef struct pmr_emitter pmr_emitter;
 
-/* Emit one pair: `key` of `klen` bytes (copied), `value` of the set's value
- * size (copied). Combined at once with an equal key emitted earlier by the
- * same thread. Thread safety: only on the emitter passed to the callback.
- * Returns PMR_OK or PMR_ENOMEM (return it from the callback). */
+/* Emit one pair into a hash set: `key` of `klen` bytes (copied), `value`
+ * of the set's value size (copied; ignored by PMR_COUNT). Combined at once
+ * with an equal key emitted earlier by the same thread. Thread safety: only
+ * on the emitter passed to the callback.
+ * Returns PMR_OK, PMR_ENOMEM, or PMR_ESTATE (a dense set); return it from
+ * the callback, and the map fails with it. */
 PMR_EXTERN int pmr_emit(pmr_emitter *em, const void *key, size_t klen,
                         const void *value);
-/* Emit an int64 value (sets with an 8-byte value). */
+/* Emit an int64 value (hash sets with 8-byte values; else PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_i64(pmr_emitter *em, const void *key, size_t klen,
                             int64_t value);
-/* Emit a double value (sets with an 8-byte value). */
+/* Emit a double value (hash sets with 8-byte values; else PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_f64(pmr_emitter *em, const void *key, size_t klen,
                             double value);
+
+/* Fold `values` (the set's width values, or one value_size value for a user
+ * fold; ignored by PMR_COUNT) into cell `cell` of a dense set.
+ * Returns PMR_OK, PMR_EINVAL (cell out of range), PMR_ESTATE (a hash set). */
+PMR_EXTERN int pmr_emit_cell(pmr_emitter *em, uint64_t cell,
+                             const void *values);
+/* Fold one value into column `col` of a cell (int64 or double sets). */
+PMR_EXTERN int pmr_emit_cell_i64(pmr_emitter *em, uint64_t cell,
+                                 uint64_t col, int64_t value);
+PMR_EXTERN int pmr_emit_cell_f64(pmr_emitter *em, uint64_t cell,
+                                 uint64_t col, double value);
 
 /* The OpenMP thread number (0..threads-1) that owns an emitter; useful for
  * per-thread user state. */
 PMR_EXTERN int pmr_emitter_thread(const pmr_emitter *em);
 
+/* What the callback's current record is, from the emitter it was given:
+ *  - source: index of its input among those given (file, dataset, result
+ *    file); for pmr_map_kv and pmr_map_index 0.
+ *  - line: text sources with PMR_OPT_LINE_NUMBERS on: the 1-based line
+ *    number within its file, as `grep -n` counts; else 0.
+ *  - offset: byte offset of the record within its file (text, records);
+ *    else 0.
+ *  - record: 0-based index of the record within its input (records: the
+ *    record number after the header; HDF5 rows: the first row of the block;
+ *    index: i; results: the pair's index in the file); text: 0.
+ * Valid during the callback. */
+PMR_EXTERN int pmr_emitter_source(const pmr_emitter *em);
+PMR_EXTERN uint64_t pmr_emitter_line(const pmr_emitter *em);
+PMR_EXTERN uint64_t pmr_emitter_offset(const pmr_emitter *em);
+PMR_EXTERN uint64_t pmr_emitter_record(const pmr_emitter *em);
+
+/* Fail the current record with a message of the callback's own (printf
+ * style). Returns PMR_ECALLBACK: return it from the callback. The map then
+ * fails with PMR_ECALLBACK and pmr_errmsg() reads "'FILE' line N: MESSAGE"
+ * (text with line numbers), "'FILE' offset B: ...", "'FILE' record R: ...",
+ * "'FILE:/dset' row R: ..." or "record R: ...", as the source allows. */
+PMR_EXTERN int pmr_emitter_fail(pmr_emitter *em, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* Map callback for text: one record (a line, without its '\n'; a '\r'
  * before it is kept) of `len` bytes; not NUL-terminated, valid only during
  * the call. `file_index` says which input it came from. Return 0 to go on,
- * anything else to stop the map with PMR_ECALLBACK. Runs on several threads
+ * anything else to stop the map with PMR_ECALLBACK (or with the code an
+ * emit returned, when the callback passes it on). Runs on several threads
  * at once. */
 typedef int (*pmr_line_fn)(const char *line, size_t len, int file_index,
                            pmr_emitter *em, void *user);
@@ -316,39 +469,166 @@ PMR_EXTERN int pmr_map_text(pmr_ctx *ctx, const char *const *files,
                             int nfiles, pmr_line_fn fn, void *user,
                             pmr_kv *kv);
 
+/* Map callback for fixed-size binary records: `rec` holds one record of
+ * `size` bytes (valid only during the call, not aligned). */
+typedef int (*pmr_record_fn)(const void *rec, size_t size, pmr_emitter *em,
+                             void *user);
+
+/* Map every `record_size`-byte record of `files` into `kv`, after skipping
+ * `header_bytes` at the start of each file. Records are numbered over all
+ * files taken in order, split into contiguous ranges per rank and chunks per
+ * thread, so each is mapped exactly once at any rank and thread count. A
+ * file whose size past the header is not a whole number of records (or is
+ * shorter than the header) is an error naming it.
+ * Collective. Returns as pmr_map_text. */
+PMR_EXTERN int pmr_map_records(pmr_ctx *ctx, const char *const *files,
+                               int nfiles, size_t record_size,
+                               size_t header_bytes, pmr_record_fn fn,
+                               void *user, pmr_kv *kv);
+
 /* Map callback over an index space: called for each i in [begin, end) of
  * this rank's share. Return 0 to go on. */
 typedef int (*pmr_index_fn)(uint64_t i, pmr_emitter *em, void *user);
 
 /* Map every index in [0, n) exactly once over all ranks and threads.
- * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_ECALLBACK. */
+ * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_ECALLBACK, PMR_ESTATE. */
 PMR_EXTERN int pmr_map_index(pmr_ctx *ctx, uint64_t n, pmr_index_fn fn,
                              void *user, pmr_kv *kv);
+
+/* Map callback over the pairs of a set (pmr_map_kv, pmr_map_result). */
+typedef int (*pmr_pair_fn)(const void *key, size_t klen, const void *value,
+                           pmr_emitter *em, void *user);
+
+/* Map the pairs of the reduced (or empty) set `in`, where they live (no data
+ * moves), into `out` (another set of the same context): the way to chain
+ * stages (count of counts, iterations). `in` is not changed. For a dense
+ * `in`, the key is the cell index as a native uint64_t (8 bytes) and the
+ * value the cell's values, on the ranks that hold them.
+ * Collective. Returns PMR_OK, PMR_EINVAL (in == out, other context),
+ * PMR_ESTATE (in not reduced), PMR_ENOMEM, PMR_ECALLBACK. */
+PMR_EXTERN int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user,
+                          pmr_kv *out);
+
+/* Map the pairs of pmr results (key/value groups in the ragged layout
+ * written by pmr_kv_write_h5 at any rank count) back into `kv`: `group` of
+ * each of `paths`, rows split over ranks and threads. With fn NULL each pair
+ * is emitted as it is: its values must have the set's value size and type
+ * (else PMR_EINVAL naming the file). Then pmr_kv_reduce combines equal
+ * keys, e.g. to merge the results of a job array.
+ * Collective. Returns PMR_OK, PMR_ENOENT, PMR_EACCES, PMR_EINVAL (not a pmr
+ * key/value group), PMR_EHDF5, PMR_ENOMEM, PMR_ECALLBACK. */
+PMR_EXTERN int pmr_map_result(pmr_ctx *ctx, const char *const *paths,
+                              int npaths, const char *group, pmr_pair_fn fn,
+                              void *user, pmr_kv *kv);
+
+/* ---- HDF5 datasets ----
+ *
+ * A dataset is named by a spec "FILE.h5:/path/to/dataset" (the form h5ls and
+ * h5dump print). Numeric datasets of any integer or floating type, 1-D
+ * (elements: ncols = 1) or 2-D [n, d] (rows of d values), contiguous,
+ * chunked or compressed, are read converted to int64 or double as asked. */
+
+/* Split a spec into its file and dataset path (both malloc'ed; free them).
+ * The file part is everything before the last ':' that is followed by '/';
+ * when the spec has several such colons, the longest prefix naming an
+ * existing file wins, so file names with colons work. Not collective;
+ * thread-safe. Returns PMR_OK, PMR_EINVAL (no ":/path"), PMR_ENOMEM. */
+PMR_EXTERN int pmr_h5_spec(const char *spec, char **file, char **dataset);
+
+/* A block of rows as a rows callback sees it. The library owns it; fields
+ * may be added at the end. */
+typedef struct pmr_rows {
+  const void *data; /* (nrows + halo) x ncols values, row-major, int64_t or
+                       double as asked */
+  uint64_t nrows;   /* rows to map */
+  uint64_t halo;    /* rows after them that may be read but are not this
+                       call's to map (fewer near the end of the dataset) */
+  uint64_t ncols;   /* values per row: 1 for a 1-D dataset */
+  uint64_t first;   /* global index, in its dataset, of row 0 */
+  uint64_t total;   /* rows in the whole dataset */
+  int dataset;      /* which of the given datasets */
+  pmr_dtype type;   /* PMR_INT64 or PMR_FLOAT64 */
+} pmr_rows;
+
+/* Map callback over a block of rows. Return 0 to go on. */
+typedef int (*pmr_rows_fn)(const pmr_rows *rows, pmr_emitter *em,
+                           void *user);
+
+/* Map every row of the datasets `specs` (nspecs >= 1; they may differ in
+ * shape, not in being 1-D/2-D per dataset) into `kv`. Each rank reads a
+ * contiguous row range of each dataset with collective hyperslab reads, in
+ * blocks bounded by the memory budget, and hands sub-blocks to its threads;
+ * every row is mapped exactly once at any rank and thread count, and ranks
+ * with no rows take part. `halo` > 0 also reads up to `halo` rows past each
+ * block (for windowed work: a lag, a stencil), which the callback sees in
+ * rows->halo. `type` is PMR_INT64 or PMR_FLOAT64 (values converted by
+ * HDF5; float to int64 truncates).
+ * Collective. Returns PMR_OK, PMR_ENOENT (no such file or dataset),
+ * PMR_EINVAL (bad spec, a group, a non-numeric type, not 1-D/2-D, an empty
+ * dataset), PMR_EACCES, PMR_EHDF5, PMR_ENOMEM, PMR_ECALLBACK; the message
+ * names the file and dataset. */
+PMR_EXTERN int pmr_map_h5(pmr_ctx *ctx, const char *const *specs,
+                          int nspecs, pmr_dtype type, uint64_t halo,
+                          pmr_rows_fn fn, void *user, pmr_kv *kv);
+
+/* A rank's block of rows held in memory, to be mapped many times (iterative
+ * jobs such as k-means) without reading again. */
+typedef struct pmr_block pmr_block;
+
+/* Load this rank's contiguous share of the rows of `spec` (plus up to `halo`
+ * rows past it) into memory. Collective. Ownership: free with
+ * pmr_block_free(). Returns as pmr_map_h5. */
+PMR_EXTERN int pmr_block_load(pmr_ctx *ctx, const char *spec, pmr_dtype type,
+                              uint64_t halo, pmr_block **out);
+/* The whole block as rows (first = its global row offset). Not collective. */
+PMR_EXTERN void pmr_block_rows(const pmr_block *b, pmr_rows *out);
+/* Map the block's rows, split over the context's threads, into `kv`.
+ * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_ECALLBACK, PMR_ESTATE. */
+PMR_EXTERN int pmr_map_block(pmr_block *b, pmr_rows_fn fn, void *user,
+                             pmr_kv *kv);
+/* Free a block. Accepts NULL; sets *b = NULL. Not collective. */
+PMR_EXTERN void pmr_block_free(pmr_block **b);
 
 /* ---------------------------------------------------------------------
  * 5. Reduce
  * ------------------------------------------------------------------- */
 
-/* Shuffle the pairs by hash(key) over the ranks and combine equal keys, so
- * that afterwards each key lives on exactly one rank, once. Exchanges go in
- * rounds whose buffers stay within the memory budget; counts beyond 2^31
- * bytes are fine. Threads combine disjoint key ranges without locks.
- * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_EMPI. */
+/* Hash sets: shuffle the pairs by hash(key) over the ranks and combine
+ * equal keys, so that afterwards each key lives on exactly one rank, once.
+ * Senders pack their pairs into runs per destination rank and bucket; each
+ * receiving thread combines only its own buckets, so the cost does not grow
+ * with the thread count. Exchanges go in rounds whose buffers stay within
+ * the memory budget; counts beyond 2^31 bytes are fine.
+ * Dense sets: combine the threads' arrays, then the ranks' (every rank gets
+ * the result).
+ * A REDUCED set is left as it is (PMR_OK). On failure the set is FAILED.
+ * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_EMPI, PMR_ESTATE. */
 PMR_EXTERN int pmr_kv_reduce(pmr_kv *kv);
+
+/* Dense sets: as pmr_kv_reduce, but only `root` receives the result (less
+ * memory and traffic when one rank writes or prints it). Hash sets:
+ * PMR_EINVAL. Collective. */
+PMR_EXTERN int pmr_kv_reduce_to(pmr_kv *kv, int root);
 
 /* ---------------------------------------------------------------------
  * 6. Results
  * ------------------------------------------------------------------- */
 
 /* Visit every pair on this rank. Return non-zero from `fn` to stop (that
- * value is returned). Not collective. Order unspecified. */
+ * value is returned). Not collective. Order unspecified. A set that is not
+ * reduced (or empty) is not visited: PMR_ESTATE, with a message. Dense
+ * sets: keys are cell indices as native uint64_t. */
 typedef int (*pmr_kv_visit_fn)(const void *key, size_t klen,
                                const void *value, void *user);
 PMR_EXTERN int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn,
                               void *user);
 
-/* Find a key on this rank: returns a pointer to its value (valid until the
- * set changes) or NULL. Not collective. */
+/* Find a key on this rank: sets *value to its value (valid until the set
+ * changes). Not collective. Returns PMR_OK, PMR_ENOENT (not on this rank),
+ * PMR_ESTATE (set not reduced; message set), PMR_EINVAL. */
+PMR_EXTERN int pmr_kv_get(const pmr_kv *kv, const void *key, size_t klen,
+                          const void **value);
+/* The same as a pointer: NULL when the key is not here or pmr_kv_get fails. */
 PMR_EXTERN const void *pmr_kv_find(const pmr_kv *kv, const void *key,
                                    size_t klen);
 
@@ -366,10 +646,12 @@ typedef struct pmr_kv_list {
   const uint8_t *values;      /* [n * value_size] */
 } pmr_kv_list;
 
-/* The first `n` pairs over all ranks in the order of `cmp` (NULL: int64
- * value descending, then key bytes ascending), delivered on `root`; other
- * ranks get an empty list. Collective. Ownership: free *out with
- * pmr_kv_list_free(). Returns PMR_OK, PMR_ENOMEM, PMR_EMPI. */
+/* The first `n` pairs over all ranks in the order of `cmp` (NULL: value
+ * descending, compared as int64 for PMR_INT64 sets and as double for
+ * PMR_FLOAT64 sets (NaN last), then key bytes ascending), delivered on
+ * `root`; other ranks get an empty list. Hash sets only. Collective.
+ * Ownership: free *out with pmr_kv_list_free(). Returns PMR_OK, PMR_EINVAL,
+ * PMR_ENOMEM, PMR_EMPI, PMR_ESTATE. */
 PMR_EXTERN int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp,
                           void *user, int root, pmr_kv_list **out);
 PMR_EXTERN void pmr_kv_list_free(pmr_kv_list **list);
@@ -381,35 +663,66 @@ PMR_EXTERN void pmr_kv_list_free(pmr_kv_list **list);
  * in all), PMR_EMPI. */
 PMR_EXTERN int pmr_kv_gather(pmr_kv *kv, int root, pmr_kv_list **out);
 
-/* Descriptive attributes for the written result. Every field may be NULL/0.
- * Give every rank the same content. */
-typedef struct pmr_meta {
-  const char *app;           /* e.g. "wordcount" */
-  const char *command_line;  /* the command as typed */
-  const char *const *inputs; /* input names */
-  int ninputs;
-  const char *const *int_names; /* extra int64 attributes: names ... */
-  const int64_t *int_values;    /* ... and values */
-  int nints;
-} pmr_meta;
+/* Descriptive attributes for a written result: an opaque list of named
+ * values (strings, lists of strings, int64, double), so it can grow.
+ * "app", "command_line" and "inputs" are the names DESIGN.md fixes.
+ * Setting a name again replaces its value. Not collective; give every rank
+ * the same content. Ownership: values are copied; free the list with
+ * pmr_meta_free(). The setters return PMR_OK, PMR_EINVAL (NULL or empty
+ * name, or a name the library writes itself), PMR_ENOMEM. */
+typedef struct pmr_meta pmr_meta;
+PMR_EXTERN int pmr_meta_create(pmr_meta **out);
+PMR_EXTERN void pmr_meta_free(pmr_meta **meta);
+PMR_EXTERN int pmr_meta_set_str(pmr_meta *meta, const char *name,
+                                const char *value);
+PMR_EXTERN int pmr_meta_set_strs(pmr_meta *meta, const char *name,
+                                 const char *const *values, int n);
+PMR_EXTERN int pmr_meta_set_i64(pmr_meta *meta, const char *name,
+                                int64_t value);
+PMR_EXTERN int pmr_meta_set_f64(pmr_meta *meta, const char *name,
+                                double value);
 
-/* Write the set to HDF5 file `path` as group `group` (e.g. "wordcount"), in
- * the layout of the pmr result contract: uint8 keys[total bytes], uint64
- * key_offsets[n + 1], values [n] (int64 / float64) or uint8 [n, size]
- * (PMR_BYTES), plus attributes pmr_version, app, command_line, nranks,
- * nthreads, created, inputs, records, input_bytes, seconds_<phase> and the
- * meta's ints. All ranks write their part of the one file collectively. The
- * file is written under a temporary name in the same directory and renamed
- * to `path` only when complete; on error nothing is left under either name.
- * An existing file at `path` is replaced.
+/* The layout version written in every result group's `layout_version`
+ * attribute; readers refuse a newer major layout. */
+#define PMR_LAYOUT_VERSION 1
+
+/* Write the set to HDF5 file `path` as group `group` (e.g. "wordcount";
+ * nested names such as "run1/counts" create the groups between). A hash set
+ * is written in the ragged layout of the pmr result contract: uint8
+ * keys[total bytes], uint64 key_offsets[n + 1], values [n] (int64 / float64)
+ * or uint8 [n, size] (PMR_BYTES). A dense set as plain datasets: values
+ * [ncells] (width 1) or [ncells, width]. Attributes: pmr_version,
+ * layout_version, layout ("kv" or "dense"), combiner (e.g. "sum_i64",
+ * "user"), app, command_line, nranks, nthreads, created, inputs, records,
+ * input_bytes, seconds_<phase>, and the meta's. All ranks write their part
+ * of the one file collectively. The file is written under a temporary name
+ * in the same directory and renamed to `path` only when complete; on error
+ * nothing is left under either name. An existing file at `path` is
+ * replaced (see pmr_kv_write_h5_ex to add a group to it).
  * Collective. Returns PMR_OK, PMR_ENOENT, PMR_EACCES, PMR_EISDIR, PMR_EHDF5,
- * PMR_EIO, PMR_ENOMEM, PMR_EMPI. */
+ * PMR_EIO, PMR_ENOMEM, PMR_EMPI, PMR_ESTATE (set not reduced), PMR_EINVAL. */
 PMR_EXTERN int pmr_kv_write_h5(pmr_kv *kv, const char *path,
                                const char *group, const pmr_meta *meta);
 
+/* Flags of pmr_kv_write_h5_ex. */
+enum {
+  /* Keep the other groups of an existing file at `path`: the group is added,
+   * or replaces a group or dataset of that name. The whole file is copied to
+   * the temporary name first (copy on write), changed there and renamed over
+   * `path`, so readers see either the old file or the complete new one. Without
+   * an existing file this is pmr_kv_write_h5. */
+  PMR_WRITE_ADD = 1u << 0
+};
+PMR_EXTERN int pmr_kv_write_h5_ex(pmr_kv *kv, const char *path,
+                                  const char *group, const pmr_meta *meta,
+                                  unsigned flags);
+
 /* Write the set as text lines "key<TAB>value\n" (values in decimal for
- * PMR_INT64, %.17g for PMR_FLOAT64, hex for PMR_BYTES) to one file, each rank
- * its part, by MPI-IO, with the same temporary-name-then-rename rule.
+ * PMR_INT64, %.17g for PMR_FLOAT64, hex for PMR_BYTES; a dense set's key is
+ * the cell index in decimal and its width values are separated by tabs) to
+ * one file, each rank its part, by MPI-IO, with the same
+ * temporary-name-then-rename rule. Records of any size (a key over 2 GiB)
+ * are written in pieces.
  * Collective. Returns as pmr_kv_write_h5 (PMR_EIO for MPI-IO failures). */
 PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
 

@@ -120,6 +120,9 @@ static void verify(const char *path, int kind, int nranks) {
   CHECK(H5Aexists(g, "command_line") > 0 && H5Aexists(g, "app") > 0);
   CHECK(H5Aexists(g, "seconds_map") > 0 && H5Aexists(g, "nthreads") > 0);
   CHECK_EQ_I(attr_i64(g, "answer"), 42);
+  CHECK_EQ_I(attr_i64(g, "layout_version"), PMR_LAYOUT_VERSION);
+  CHECK(H5Aexists(g, "combiner") > 0 && H5Aexists(g, "layout") > 0);
+  CHECK(H5Aexists(g, "ratio") > 0);
   free(seen);
   free(keys);
   free(offs);
@@ -141,10 +144,15 @@ int main(int argc, char **argv) {
       MPI_Abort(MPI_COMM_WORLD, 2);
   }
   MPI_Bcast(dir, sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
-  const char *names[] = {"answer"};
-  int64_t values[] = {42};
   const char *inputs[] = {"index"};
-  pmr_meta meta = {"test", "test_h5", inputs, 1, names, values, 1};
+  pmr_meta *meta = NULL;
+  CHECK(pmr_meta_create(&meta) == PMR_OK);
+  CHECK(pmr_meta_set_str(meta, "app", "test") == PMR_OK);
+  CHECK(pmr_meta_set_str(meta, "command_line", "test_h5") == PMR_OK);
+  CHECK(pmr_meta_set_strs(meta, "inputs", inputs, 1) == PMR_OK);
+  CHECK(pmr_meta_set_i64(meta, "answer", 42) == PMR_OK);
+  CHECK(pmr_meta_set_f64(meta, "ratio", 0.25) == PMR_OK);
+  CHECK(pmr_meta_set_i64(meta, "nranks", 1) == PMR_EINVAL); /* reserved */
   for (int kind = 0; kind < 4; kind++) {
     pmr_ctx *ctx;
     pmr_kv *kv;
@@ -162,7 +170,7 @@ int main(int argc, char **argv) {
     pmr_index_fn fn = kind == 1 ? map_f64 : kind == 2 ? map_bytes : map_i64;
     CHECK_OK(ctx, pmr_map_index(ctx, kind == 3 ? 0 : N, fn, NULL, kv));
     CHECK_OK(ctx, pmr_kv_reduce(kv));
-    CHECK_OK(ctx, pmr_kv_write_h5(kv, path, "res/deep", &meta));
+    CHECK_OK(ctx, pmr_kv_write_h5(kv, path, "res/deep", meta));
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
       verify(path, kind, size);
@@ -171,6 +179,8 @@ int main(int argc, char **argv) {
     pmr_kv_destroy(&kv);
     pmr_ctx_destroy(&ctx);
   }
+  pmr_meta_free(&meta);
+  CHECK(meta == NULL);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0)
     rmdir(dir);

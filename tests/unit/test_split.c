@@ -184,17 +184,16 @@ int main(int argc, char **argv) {
 
   /* Chunk sizes from 1 byte (every byte a chunk boundary) to the default. */
   /* Both readers: mmap windows (the default) and pread buffers. */
-  const char *chunks[] = {"1", "2", "7", "64", "4099", NULL};
+  const int64_t chunks[] = {1, 2, 7, 64, 4099, 0}; /* 0: automatic */
   for (int ri = 0; ri < 12; ri++) {
     int ci = ri % 6;
-    setenv("PMR_READ", ri < 6 ? "mmap" : "pread", 1);
-    if (chunks[ci])
-      setenv("PMR_CHUNK_SIZE", chunks[ci], 1);
-    else
-      unsetenv("PMR_CHUNK_SIZE");
     pmr_ctx *ctx;
     pmr_kv *kv;
     CHECK_OK(NULL, pmr_ctx_create(MPI_COMM_WORLD, &ctx));
+    CHECK_OK(ctx, pmr_ctx_set_option(ctx, PMR_OPT_READER,
+                                     ri < 6 ? PMR_READER_MMAP
+                                            : PMR_READER_PREAD));
+    CHECK_OK(ctx, pmr_ctx_set_option(ctx, PMR_OPT_CHUNK_SIZE, chunks[ci]));
     int nt = pmr_ctx_threads(ctx);
     unsigned char **bufs = malloc((size_t)nt * sizeof *bufs);
     for (int t = 0; t < nt; t++)
@@ -225,8 +224,8 @@ int main(int argc, char **argv) {
     }
     CHECK_EQ_I(st.input_bytes, total_bytes);
     if (rank == 0 && check__failures)
-      fprintf(stderr, "chunk size %s, %s\n", chunks[ci] ? chunks[ci] : "default",
-              getenv("PMR_READ"));
+      fprintf(stderr, "chunk size %lld (0: default), %s\n",
+              (long long)chunks[ci], ri < 6 ? "mmap" : "pread");
     pmr_kv_destroy(&kv);
     pmr_ctx_destroy(&ctx);
     for (int t = 0; t < nt; t++)

@@ -1,7 +1,8 @@
 /* The combining table and the hash, against a plain reference: sorted
  * arrays of distinct keys and their expected sums. No MPI calls. */
 #include "check.h"
-#include "table_inline.h"
+#include "kv/table.h"
+#include "shuffle/wire.h"
 
 #include <stdint.h>
 
@@ -68,7 +69,7 @@ int main(void) {
   char *seen = calloc(NKEYS, 1);
   size_t pos = 0;
   int visits = 0;
-  pmr__rec r;
+  pmr__pair r;
   while (pmr__table_next(&t, &pos, &r)) {
     int i = -1;
     if (r.klen == 0)
@@ -136,10 +137,10 @@ int main(void) {
     char key[16];
     int n = snprintf(key, sizeof key, "w%d", k);
     uint64_t h = pmr__hash(key, (size_t)n);
-    int r = pmr__hash_rank(h, 3);
+    int r = pmr__part_rank(h, 3);
     CHECK(r >= 0 && r < 3);
     per_rank[r]++;
-    per_thread[r][pmr__hash_thread(h, 3, 2)]++;
+    per_thread[r][pmr__part_bucket(h, 3, 2)]++;
   }
   for (int r = 0; r < 3; r++) {
     CHECK(per_rank[r] > 9000 && per_rank[r] < 11000);

@@ -1,74 +1,62 @@
-/* The hot path of the combining table, inlined where pairs are emitted and
- * combined: the hash, the probe, find and upsert. The rest (growth, the
- * arena, iteration) is in table.c. */
-#ifndef PMR_TABLE_INLINE_H
-#define PMR_TABLE_INLINE_H
+/* The combining hash table: open addressing with linear probing over
+ * 32-byte slots. This header has the types and the hot path (probe, find,
+ * upsert), inlined where pairs are emitted and combined; table.c has growth,
+ * the arena and iteration. Not thread-safe: each thread owns its tables. */
+#ifndef PMR_KV_TABLE_H
+#define PMR_KV_TABLE_H
 
-#include "pmr_internal.h"
+#include "kv/hash.h"
 
-/* A wyhash-style hash: 64-bit multiply-mix, 8 bytes at a time. */
-static inline uint64_t pmr__mum(uint64_t a, uint64_t b) {
-  __uint128_t r = (__uint128_t)a * b;
-  return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-static inline uint64_t pmr__r8(const unsigned char *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-static inline uint64_t pmr__r4(const unsigned char *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
+/* One slot is 32 bytes, two to a cache line, and holds everything a lookup
+ * of the common pair needs: a key of up to 12 bytes and a value of up to 8
+ * bytes live in the slot itself, so a probe touches one line. Longer keys
+ * and values go to an arena; the slot keeps their offsets. */
+#define PMR__INLINE_KEY 12
+typedef struct pmr__slot {
+  uint64_t hash;
+  uint64_t val;   /* the value (vsize <= 8), else its arena offset */
+  uint32_t klen1; /* 0: empty; else min(klen, 2^32 - 2) + 1 */
+  unsigned char key[PMR__INLINE_KEY]; /* the key, zero padded, or (klen >
+                                         12) its arena offset: [u64 klen][bytes] */
+} pmr__slot;
 
-static inline uint64_t pmr__hash(const void *key, size_t len) {
-  static const uint64_t s0 = 0xa0761d6478bd642full, s1 = 0xe7037ed1a0b428dbull,
-                        s2 = 0x8ebc6af09c88c6e3ull, s3 = 0x589965cc75374cc3ull;
-  const unsigned char *p = key;
-  uint64_t seed = s0, a, b;
-  if (len <= 16) {
-    if (len >= 4) {
-      size_t q = (len >> 3) << 2;
-      a = (pmr__r4(p) << 32) | pmr__r4(p + q);
-      b = (pmr__r4(p + len - 4) << 32) | pmr__r4(p + len - 4 - q);
-    } else if (len > 0) {
-      a = ((uint64_t)p[0] << 16) | ((uint64_t)p[len >> 1] << 8) | p[len - 1];
-      b = 0;
-    } else {
-      a = b = 0;
-    }
-  } else {
-    size_t i = len;
-    if (i > 48) {
-      uint64_t see1 = seed, see2 = seed;
-      do {
-        seed = pmr__mum(pmr__r8(p) ^ s1, pmr__r8(p + 8) ^ seed);
-        see1 = pmr__mum(pmr__r8(p + 16) ^ s2, pmr__r8(p + 24) ^ see1);
-        see2 = pmr__mum(pmr__r8(p + 32) ^ s3, pmr__r8(p + 40) ^ see2);
-        p += 48;
-        i -= 48;
-      } while (i > 48);
-      seed ^= see1 ^ see2;
-    }
-    while (i > 16) {
-      seed = pmr__mum(pmr__r8(p) ^ s1, pmr__r8(p + 8) ^ seed);
-      i -= 16;
-      p += 16;
-    }
-    a = pmr__r8(p + i - 16);
-    b = pmr__r8(p + i - 8);
-  }
-  return pmr__mum(s1 ^ (uint64_t)len, pmr__mum(a ^ s1, b ^ seed));
-}
+typedef struct pmr__table {
+  pmr__slot *slots;
+  uint64_t mask;  /* capacity - 1 (power of two) or 0 before first insert */
+  unsigned shift; /* 64 - log2(capacity) */
+  uint64_t seed;  /* distinct for every table (see pmr__home) */
+  uint64_t count;
+  unsigned char *arena; /* long keys, large values */
+  size_t used, cap;
+  size_t vsize;
+} pmr__table;
 
-#define PMR__KLEN1(n) ((uint32_t)((n) < 0xfffffffeu ? (n) : 0xfffffffeu) + 1u)
+/* A pair as iteration sees it (pointers valid until the table changes). */
+typedef struct pmr__pair {
+  uint64_t hash;
+  size_t klen;
+  unsigned char *value;
+  const unsigned char *key;
+} pmr__pair;
 
+void pmr__table_init(pmr__table *t, size_t vsize);
+void pmr__table_free(pmr__table *t);
+/* Size the slot array for about `n` keys (no shrinking). */
+int pmr__table_reserve(pmr__table *t, uint64_t n);
+/* Iterate: start with *pos = 0; fills *r with the next pair at or after
+ * *pos and moves *pos past it; false at the end. Order unspecified. */
+bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__pair *r);
+size_t pmr__table_bytes(const pmr__table *t);
 /* Out of line: growth, and the insertion of a new key. */
 int pmr__table_grow(pmr__table *t);
 void *pmr__table_insert(pmr__table *t, pmr__slot *s, uint64_t hash,
                         const void *key, size_t klen);
 
+#define PMR__KLEN1(n) ((uint32_t)((n) < 0xfffffffeu ? (n) : 0xfffffffeu) + 1u)
+
+/* Tables grow past a load of 4/5: the stored hash keeps long probe runs
+ * cheap, and a denser table is a smaller one (memory is the scarcer
+ * resource). */
 static inline bool pmr__table_full(const pmr__table *t, uint64_t n) {
   return !t->mask || 5 * n > 4 * (t->mask + 1);
 }
@@ -91,13 +79,10 @@ static inline void *pmr__slot_value(const pmr__table *t, pmr__slot *s) {
   return t->vsize <= 8 ? (void *)&s->val : (void *)(t->arena + s->val);
 }
 
-/* The probe loop shared by find and upsert: the slot holding the key, or
- * the empty slot where it would go. */
 /* Copy a key of at most 12 bytes into a zeroed 12-byte pad with fixed-size
  * (inlined) moves: two overlapping words instead of a memcpy call. */
-static inline __attribute__((always_inline)) void
-pmr__pad_key(unsigned char *pad, const unsigned char *k,
-                                size_t n) {
+PMR__INLINE void pmr__pad_key(unsigned char *pad, const unsigned char *k,
+                              size_t n) {
   if (n >= 8) {
     memcpy(pad, k, 8);
     memcpy(pad + n - 4, k + n - 4, 4);
@@ -111,9 +96,10 @@ pmr__pad_key(unsigned char *pad, const unsigned char *k,
   }
 }
 
-static inline __attribute__((always_inline)) pmr__slot *
-pmr__probe(const pmr__table *t, uint64_t hash,
-                                    const void *key, size_t klen) {
+/* The probe loop shared by find and upsert: the slot holding the key, or
+ * the empty slot where it would go. */
+PMR__INLINE pmr__slot *pmr__probe(const pmr__table *t, uint64_t hash,
+                                  const void *key, size_t klen) {
   unsigned char pad[PMR__INLINE_KEY] = {0};
   uint32_t k1 = PMR__KLEN1(klen);
   bool inl = klen <= PMR__INLINE_KEY;

@@ -1,5 +1,6 @@
-/* Error codes, messages, and the collective agreement on outcomes. */
-#include "pmr_internal.h"
+/* Error codes and messages. */
+#define _POSIX_C_SOURCE 200809L
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,13 @@ int pmr__seterr(pmr_ctx *ctx, int code, const char *fmt, ...) {
   return code;
 }
 
+const char *pmr__strerror(int err, char *buf, size_t n) {
+  /* The XSI strerror_r fills buf; (_POSIX_C_SOURCE >= 200112L). */
+  if (strerror_r(err, buf, n) != 0)
+    snprintf(buf, n, "error %d", err);
+  return buf;
+}
+
 int pmr__errno_code(int err) {
   switch (err) {
   case ENOENT:
@@ -71,30 +79,4 @@ int pmr__mpierr(pmr_ctx *ctx, int mpirc, const char *what) {
   if (MPI_Error_string(mpirc, buf, &len) != MPI_SUCCESS)
     snprintf(buf, sizeof buf, "MPI error %d", mpirc);
   return pmr__seterr(ctx, PMR_EMPI, "%s: %s", what, buf);
-}
-
-/* The highest code wins (ties: the lowest rank), so the message every rank
- * reports is deterministic. The winner broadcasts its message. */
-int pmr__agree(pmr_ctx *ctx, int code) {
-  struct {
-    int code;
-    int rank;
-  } in = {code, ctx->rank}, out;
-  if (MPI_Allreduce(&in, &out, 1, MPI_2INT, MPI_MAXLOC, ctx->comm) !=
-      MPI_SUCCESS) {
-    /* The communicator itself is broken; nothing collective is safe. */
-    return pmr__seterr(ctx, PMR_EMPI, "MPI_Allreduce failed while agreeing "
-                                      "on an outcome");
-  }
-  if (out.code == PMR_OK) {
-    ctx->errmsg[0] = '\0';
-    return PMR_OK;
-  }
-  if (ctx->size > 1) {
-    if (ctx->rank != out.rank && code == PMR_OK)
-      snprintf(ctx->errmsg, sizeof ctx->errmsg, "rank %d failed", out.rank);
-    MPI_Bcast(ctx->errmsg, PMR__ERRMSG_MAX, MPI_CHAR, out.rank, ctx->comm);
-    ctx->errmsg[PMR__ERRMSG_MAX - 1] = '\0';
-  }
-  return out.code;
 }

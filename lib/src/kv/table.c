@@ -1,12 +1,8 @@
-/* The combining hash table: open addressing with linear probing over
- * 32-byte slots that hold short keys and small values inline (see
- * pmr_internal.h). Not thread-safe: each thread owns its tables. */
+/* The combining hash table: growth, the arena, iteration (see table.h). */
 #define _GNU_SOURCE /* madvise(MADV_HUGEPAGE) */
-#include "table_inline.h"
+#include "kv/table.h"
 
 #include <sys/mman.h>
-
-#include <stdlib.h>
 
 #define PMR__ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
@@ -18,8 +14,8 @@ void pmr__table_init(pmr__table *t, size_t vsize) {
 }
 
 void pmr__table_free(pmr__table *t) {
-  free(t->slots);
-  free(t->arena);
+  pmr__free(t->slots);
+  pmr__free(t->arena);
   pmr__table_init(t, t->vsize);
 }
 
@@ -33,7 +29,8 @@ static int pmr__table_rehash(pmr__table *t, uint64_t cap) {
   /* Slots aligned to the cache line, so a probe never straddles two; big
    * tables on huge pages, since random probes would otherwise miss the TLB
    * about as often as the cache. */
-  if (posix_memalign((void **)&s, bytes >= huge ? huge : 64, bytes) != 0)
+  if (pmr__mul_ovf(cap, sizeof *s, &bytes) ||
+      pmr__memalign((void **)&s, bytes >= huge ? huge : 64, bytes))
     return PMR_ENOMEM;
 #ifdef MADV_HUGEPAGE
   if (bytes >= huge)
@@ -54,16 +51,12 @@ static int pmr__table_rehash(pmr__table *t, uint64_t cap) {
       s[j] = t->slots[i];
     }
   }
-  free(t->slots);
+  pmr__free(t->slots);
   t->slots = s;
   t->mask = mask;
   t->shift = shift;
   return PMR_OK;
 }
-
-/* Tables grow past a load of 4/5 (pmr__table_full): the stored hash keeps
- * long probe runs cheap, and a denser table is a smaller one (memory is the
- * scarcer resource). */
 
 int pmr__table_reserve(pmr__table *t, uint64_t n) {
   uint64_t cap = 16;
@@ -76,19 +69,18 @@ int pmr__table_reserve(pmr__table *t, uint64_t n) {
 
 static unsigned char *pmr__arena_alloc(pmr__table *t, size_t n,
                                        uint64_t *off) {
+  size_t need;
+  if (n > SIZE_MAX - 7)
+    return NULL;
   n = PMR__ALIGN8(n);
-  if (t->used + n > t->cap) {
-    size_t cap = t->cap ? t->cap : 4096;
-    while (cap < t->used + n)
-      cap *= 2;
-    unsigned char *a = realloc(t->arena, cap);
-    if (!a)
-      return NULL;
-    t->arena = a;
-    t->cap = cap;
-  }
+  if (pmr__add_ovf(t->used, n, &need))
+    return NULL;
+  void *a = t->arena;
+  if (pmr__grow_array(&a, &t->cap, need, 1, 4096))
+    return NULL;
+  t->arena = a;
   *off = t->used;
-  t->used += n;
+  t->used = need;
   return t->arena + *off;
 }
 
@@ -102,7 +94,10 @@ void *pmr__table_insert(pmr__table *t, pmr__slot *s, uint64_t hash,
                         const void *key, size_t klen) {
   uint64_t koff = 0, voff = 0;
   if (klen > PMR__INLINE_KEY) {
-    unsigned char *p = pmr__arena_alloc(t, 8 + klen, &koff);
+    size_t kbytes;
+    if (pmr__add_ovf(klen, 8, &kbytes))
+      return NULL;
+    unsigned char *p = pmr__arena_alloc(t, kbytes, &koff);
     if (!p)
       return NULL;
     uint64_t k64 = klen;
@@ -126,7 +121,7 @@ void *pmr__table_insert(pmr__table *t, pmr__slot *s, uint64_t hash,
   return pmr__slot_value(t, s);
 }
 
-bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__rec *r) {
+bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__pair *r) {
   if (!t->mask)
     return false;
   for (size_t i = *pos; i <= t->mask; i++) {

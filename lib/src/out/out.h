@@ -1,0 +1,39 @@
+/* Output: results appear under their final name only when complete
+ * (commit.c: temporary name in the same directory, then rename), as HDF5
+ * (h5.c: the ragged key/value layout and dense datasets, with attributes
+ * from pmr_meta) or text (text.c, by MPI-IO). Depends on base, kv. */
+#ifndef PMR_OUT_H
+#define PMR_OUT_H
+
+#include "kv/kv.h"
+
+#include <hdf5.h>
+
+/* Collective: check `path` can be written, and agree on a temporary name in
+ * its directory (malloc'ed into *tmp on every rank). */
+int pmr__out_begin(pmr_ctx *ctx, const char *path, char **tmp);
+/* Collective: agree on `rc`; on success rank 0 renames tmp to path, else
+ * removes tmp. Frees *tmp. Returns the agreed code. */
+int pmr__out_finish(pmr_ctx *ctx, int rc, const char *path, char **tmp);
+/* Rank 0: copy file `from` to the (existing, empty) file `to`. Local. */
+int pmr__copy_file(pmr_ctx *ctx, const char *from, const char *to);
+
+/* Write the meta's attributes on object `obj` (every rank, same values).
+ * Returns PMR_OK or PMR_EHDF5. */
+int pmr__meta_write(const pmr_meta *meta, hid_t obj);
+
+/* One collective write of rows [start, start+count) (x cols, 0 for 1-D) of
+ * dataset d from buf; count 0 takes part with an empty selection. */
+herr_t pmr__h5_write1(hid_t d, hid_t memtype, uint64_t start, uint64_t count,
+                      uint64_t cols, const void *buf, hid_t dxpl);
+/* Create dataset `name` [n] (cols 0) or [n, cols] of `type` in g, without
+ * fill (every element gets written). */
+hid_t pmr__h5_dataset(hid_t g, const char *name, hid_t type, uint64_t n,
+                      uint64_t cols);
+
+/* Collective: write a dense set's values into group `g` of `path` (already
+ * created): dataset `values` [ncells] or [ncells, width] (value_size bytes
+ * as uint8 [ncells, size] for PMR_BYTES). Agreed. */
+int pmr__h5_dense_body(pmr_kv *kv, hid_t g, const char *path);
+
+#endif
