@@ -168,8 +168,15 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       cli->output = optarg;
       break;
     case 't':
-      if ((rc = pmr_cli_positive(cli, "--threads", optarg, &v)) == 0)
-        cli->threads = v > 4096 ? 4096 : (int)v;
+      if ((rc = pmr_cli_positive(cli, "--threads", optarg, &v)) == 0) {
+        if (v > PMR_MAX_THREADS) {
+          pmr_cli_error(cli, "--threads %lld: at most %d threads per rank",
+                        v, PMR_MAX_THREADS);
+          rc = PMR_CLI_USAGE;
+        } else {
+          cli->threads = (int)v;
+        }
+      }
       break;
     case 'm':
       if (pmr_parse_size(optarg, &cli->memory) != PMR_OK ||
