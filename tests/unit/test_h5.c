@@ -1,11 +1,13 @@
 /* HDF5 output: the ragged layout read back serially on rank 0 (plain HDF5
  * calls, no pmr), for int64, float64 and 16-byte values, and for an empty
- * result. Expected content is a closed form of the index. */
+ * result; several groups in one file (PMR_WRITE_ADD). Expected content is a
+ * closed form of the index. */
 #define _GNU_SOURCE
 #include "check.h"
 
 #include <hdf5.h>
 #include <pmr.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #define N 5000
@@ -131,6 +133,110 @@ static void verify(const char *path, int kind, int nranks) {
   H5Fclose(f);
 }
 
+/* Rows of dataset `name` in group `grp` of `path` (serial HDF5), or -1. */
+static long long rows_of(const char *path, const char *name) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0)
+    return -1;
+  long long n = -1;
+  H5E_auto2_t efn;
+  void *edata;
+  H5Eget_auto2(H5E_DEFAULT, &efn, &edata);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* a missing name is an answer */
+  hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+  H5Eset_auto2(H5E_DEFAULT, efn, edata);
+  if (d >= 0) {
+    hsize_t dims[2] = {0, 0};
+    hid_t sp = H5Dget_space(d);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    n = (long long)dims[0];
+    H5Sclose(sp);
+    H5Dclose(d);
+  }
+  H5Fclose(f);
+  return n;
+}
+
+static int entries(const char *dir) {
+  DIR *d = opendir(dir);
+  int n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)))
+    n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  if (d)
+    closedir(d);
+  return n;
+}
+
+/* Several results in one file: a group added to an existing file keeps the
+ * others; the same name replaces its group; a file that is not HDF5 is an
+ * error that leaves it as it was. */
+static void test_add(const char *dir, int rank) {
+  pmr_ctx *ctx;
+  pmr_kv *a = NULL, *b = NULL, *c = NULL;
+  char path[300], junk[300];
+  snprintf(path, sizeof path, "%s/multi.h5", dir);
+  snprintf(junk, sizeof junk, "%s/junk.h5", dir);
+  CHECK_OK(NULL, pmr_ctx_create(MPI_COMM_WORLD, &ctx));
+  CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_I64, &a));
+  CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_F64, &b));
+  CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_I64, &c));
+  CHECK_OK(ctx, pmr_map_index(ctx, N, map_i64, NULL, a));
+  CHECK_OK(ctx, pmr_map_index(ctx, N / 2, map_f64, NULL, b));
+  CHECK_OK(ctx, pmr_map_index(ctx, N / 5, map_i64, NULL, c));
+  CHECK_OK(ctx, pmr_kv_reduce(a));
+  CHECK_OK(ctx, pmr_kv_reduce(b));
+  CHECK_OK(ctx, pmr_kv_reduce(c));
+  /* Without an existing file, ADD creates it. */
+  CHECK_OK(ctx, pmr_kv_write_h5_ex(a, path, "first", NULL, PMR_WRITE_ADD));
+  CHECK_OK(ctx, pmr_kv_write_h5_ex(b, path, "second/deep", NULL,
+                                   PMR_WRITE_ADD));
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    CHECK_EQ_I(rows_of(path, "/first/values"), N);
+    CHECK_EQ_I(rows_of(path, "/second/deep/values"), N / 2);
+  }
+  CHECK_OK(ctx, pmr_kv_write_h5_ex(c, path, "first", NULL, PMR_WRITE_ADD));
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    CHECK_EQ_I(rows_of(path, "/first/values"), N / 5);
+    CHECK_EQ_I(rows_of(path, "/first/key_offsets"), N / 5 + 1);
+    CHECK_EQ_I(rows_of(path, "/second/deep/values"), N / 2);
+  }
+  /* Without the flag the file is replaced: only the new group is left. */
+  CHECK_OK(ctx, pmr_kv_write_h5(c, path, "only", NULL));
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    CHECK_EQ_I(rows_of(path, "/only/values"), N / 5);
+    CHECK_EQ_I(rows_of(path, "/first/values"), -1);
+    FILE *fp = fopen(junk, "w");
+    fputs("not an HDF5 file\n", fp);
+    fclose(fp);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  int before = entries(dir);
+  int rc = pmr_kv_write_h5_ex(a, junk, "g", NULL, PMR_WRITE_ADD);
+  CHECK(rc != PMR_OK);
+  CHECK(strstr(pmr_errmsg(ctx), "junk.h5") != NULL);
+  MPI_Barrier(MPI_COMM_WORLD);
+  CHECK_EQ_I(entries(dir), before); /* no temporary file left */
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    char line[64] = "";
+    FILE *fp = fopen(junk, "r");
+    CHECK(fp && fgets(line, sizeof line, fp));
+    if (fp)
+      fclose(fp);
+    CHECK(strcmp(line, "not an HDF5 file\n") == 0);
+    unlink(junk);
+    unlink(path);
+  }
+  pmr_kv_destroy(&a);
+  pmr_kv_destroy(&b);
+  pmr_kv_destroy(&c);
+  pmr_ctx_destroy(&ctx);
+}
+
 int main(int argc, char **argv) {
   int provided, rank, size;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
@@ -181,6 +287,7 @@ int main(int argc, char **argv) {
   }
   pmr_meta_free(&meta);
   CHECK(meta == NULL);
+  test_add(dir, rank);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0)
     rmdir(dir);
