@@ -281,9 +281,10 @@ int pmr_parse_size(const char *s, size_t *bytes) {
   uint64_t whole;
   if (__builtin_mul_overflow(ip, mul, &whole))
     return PMR_EINVAL;
-  unsigned __int128 part = (unsigned __int128)fp * mul / scale;
-  unsigned __int128 v = (unsigned __int128)whole + part;
-  if (v > SIZE_MAX || (nonzero && v == 0))
+  /* floor(fp * mul / scale) without overflow: mul = q * scale + r. */
+  uint64_t part = mul / scale * fp + mul % scale * fp / scale, v;
+  if (__builtin_add_overflow(whole, part, &v) || v > SIZE_MAX ||
+      (nonzero && v == 0))
     return PMR_EINVAL;
   *bytes = (size_t)v;
   return PMR_OK;
