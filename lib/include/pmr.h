@@ -330,16 +330,20 @@ PMR_EXTERN int pmr_kv_create_user(pmr_ctx *ctx, size_t value_size,
  * every value of the cell), PMR_SUM_I64, PMR_MIN_I64, PMR_MAX_I64 (int64
  * values), PMR_SUM_F64, PMR_MIN_F64, PMR_MAX_F64 (double values).
  * Initial values: 0 for sums and counts, the type's largest value for MIN
- * (INT64_MAX, +Inf) and its smallest for MAX.
+ * (INT64_MAX, +Inf) and its smallest for MAX. PMR_MIN_F64 and PMR_MAX_F64
+ * ignore NaN inputs (a cell that saw only NaN keeps its initial value) and
+ * rank -0.0 below +0.0, so their results do not depend on the order of the
+ * records either.
  *
  * PMR_SUM_F64 is exact and so deterministic: every thread and rank keeps
  * each sum as a fixed-point integer of 2,112 bits (66 32-bit digits held in
  * int64 limbs) that represents any sum of finite doubles exactly, and the
- * result is that exact sum rounded once to the nearest double (ties to even). The
- * result is therefore identical, bit for bit, at any rank and thread count
- * and in any order of the records. An Inf or NaN makes the cell's sum
- * +Inf, -Inf or NaN as IEEE addition would. The price is 528 bytes per
- * value per thread while mapping.
+ * result is that exact sum rounded once to the nearest double (ties to
+ * even). The result is therefore identical, bit for bit, at any rank and
+ * thread count and in any order of the records. An Inf or NaN makes the
+ * cell's sum +Inf, -Inf or NaN as IEEE addition would; an exact zero is
+ * +0.0. The price is 528 bytes per value per thread while mapping (and in
+ * each rank's accumulator until the reduce).
  *
  * The per-thread arrays must fit the memory budget (threads x ncells x width
  * x 8 bytes, or 528 for PMR_SUM_F64): else PMR_ENOMEM with a message.
@@ -402,11 +406,17 @@ PMR_EXTERN int pmr_emit_f64(pmr_emitter *em, const void *key, size_t klen,
                             double value);
 
 /* Fold `values` (the set's width values, or one value_size value for a user
- * fold; ignored by PMR_COUNT) into cell `cell` of a dense set.
- * Returns PMR_OK, PMR_EINVAL (cell out of range), PMR_ESTATE (a hash set). */
+ * fold; ignored by PMR_COUNT, may be unaligned) into cell `cell` of a dense
+ * set. Returns PMR_OK, PMR_EINVAL (cell out of range, values NULL),
+ * PMR_ESTATE (a hash set); return it from the callback, and the map fails
+ * with it and a message naming the cell. */
 PMR_EXTERN int pmr_emit_cell(pmr_emitter *em, uint64_t cell,
                              const void *values);
-/* Fold one value into column `col` of a cell (int64 or double sets). */
+/* Fold one value into column `col` of a cell: _i64 into int64 sets, _f64
+ * into double sets (PMR_COUNT counts 1 in that column; a user fold of an
+ * 8-byte PMR_INT64 / PMR_FLOAT64 value takes it whole, col 0). Returns
+ * PMR_OK, PMR_EINVAL (cell or col out of range), PMR_ESTATE (a hash set, or
+ * a set of the other type). */
 PMR_EXTERN int pmr_emit_cell_i64(pmr_emitter *em, uint64_t cell,
                                  uint64_t col, int64_t value);
 PMR_EXTERN int pmr_emit_cell_f64(pmr_emitter *em, uint64_t cell,
@@ -503,7 +513,8 @@ typedef int (*pmr_pair_fn)(const void *key, size_t klen, const void *value,
  * moves), into `out` (another set of the same context): the way to chain
  * stages (count of counts, iterations). `in` is not changed. For a dense
  * `in`, the key is the cell index as a native uint64_t (8 bytes) and the
- * value the cell's values, on the ranks that hold them.
+ * value the cell's values; each cell is mapped once (on the root after
+ * pmr_kv_reduce_to, split over the ranks after pmr_kv_reduce).
  * Collective. Returns PMR_OK, PMR_EINVAL (in == out, other context),
  * PMR_ESTATE (in not reduced), PMR_ENOMEM, PMR_ECALLBACK. */
 PMR_EXTERN int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user,
@@ -599,8 +610,10 @@ PMR_EXTERN void pmr_block_free(pmr_block **b);
  * receiving thread combines only its own buckets, so the cost does not grow
  * with the thread count. Exchanges go in rounds whose buffers stay within
  * the memory budget; counts beyond 2^31 bytes are fine.
- * Dense sets: combine the threads' arrays, then the ranks' (every rank gets
- * the result).
+ * Dense sets: combine the threads' arrays, then the ranks' up a fixed
+ * binary tree (every rank gets the result); a set never mapped gets its
+ * initial values. A map into a reduced dense set folds into its result,
+ * which counts once however many ranks held it.
  * A REDUCED set is left as it is (PMR_OK). On failure the set is FAILED.
  * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_EMPI, PMR_ESTATE. */
 PMR_EXTERN int pmr_kv_reduce(pmr_kv *kv);
@@ -691,14 +704,16 @@ PMR_EXTERN int pmr_meta_set_f64(pmr_meta *meta, const char *name,
  * is written in the ragged layout of the pmr result contract: uint8
  * keys[total bytes], uint64 key_offsets[n + 1], values [n] (int64 / float64)
  * or uint8 [n, size] (PMR_BYTES). A dense set as plain datasets: values
- * [ncells] (width 1) or [ncells, width]. Attributes: pmr_version,
- * layout_version, layout ("kv" or "dense"), combiner (e.g. "sum_i64",
- * "user"), app, command_line, nranks, nthreads, created, inputs, records,
- * input_bytes, seconds_<phase>, and the meta's. All ranks write their part
- * of the one file collectively. The file is written under a temporary name
- * in the same directory and renamed to `path` only when complete; on error
- * nothing is left under either name. An existing file at `path` is
- * replaced (see pmr_kv_write_h5_ex to add a group to it).
+ * [ncells] (width 1) or [ncells, width] (uint8 [ncells, size] for
+ * PMR_BYTES), written by the rank that holds them, with an int64 attribute
+ * `width`; a set never mapped writes its initial values. Attributes:
+ * pmr_version, layout_version, layout ("kv" or "dense"), combiner (e.g.
+ * "sum_i64", "user"), app, command_line, nranks, nthreads, created, inputs,
+ * records, input_bytes, seconds_<phase>, and the meta's. All ranks write
+ * their part of the one file collectively. The file is written under a
+ * temporary name in the same directory and renamed to `path` only when
+ * complete; on error nothing is left under either name. An existing file
+ * at `path` is replaced (see pmr_kv_write_h5_ex to add a group to it).
  * Collective. Returns PMR_OK, PMR_ENOENT, PMR_EACCES, PMR_EISDIR, PMR_EHDF5,
  * PMR_EIO, PMR_ENOMEM, PMR_EMPI, PMR_ESTATE (set not reduced), PMR_EINVAL. */
 PMR_EXTERN int pmr_kv_write_h5(pmr_kv *kv, const char *path,
@@ -719,10 +734,10 @@ PMR_EXTERN int pmr_kv_write_h5_ex(pmr_kv *kv, const char *path,
 
 /* Write the set as text lines "key<TAB>value\n" (values in decimal for
  * PMR_INT64, %.17g for PMR_FLOAT64, hex for PMR_BYTES; a dense set's key is
- * the cell index in decimal and its width values are separated by tabs) to
- * one file, each rank its part, by MPI-IO, with the same
- * temporary-name-then-rename rule. Records of any size (a key over 2 GiB)
- * are written in pieces.
+ * the cell index in decimal and its width values are separated by tabs;
+ * each cell once, by the rank that holds it) to one file, each rank its
+ * part, by MPI-IO, with the same temporary-name-then-rename rule. Records
+ * of any size (a key over 2 GiB) are written in pieces.
  * Collective. Returns as pmr_kv_write_h5 (PMR_EIO for MPI-IO failures). */
 PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
 

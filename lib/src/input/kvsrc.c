@@ -95,11 +95,14 @@ int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user, pmr_kv *out) {
   size_t cap = 0;
   int lrc = PMR_OK;
   if (in->kind == PMR__DENSE) {
-    uint64_t n = pmr__dense_values(in) ? pmr__dense_cells(in) : 0;
-    for (uint64_t c = 0; c < n && !lrc; c += PMR__KV_CELLS)
+    /* Each cell once: where every rank holds the cells, each maps a share. */
+    uint64_t lo = 0, n = pmr__dense_values(in) ? pmr__dense_cells(in) : 0;
+    if (n && pmr__dense_holder(in) < 0)
+      pmr__split_range(n, ctx->size, ctx->rank, &lo, &n);
+    for (uint64_t c = lo; c < n && !lrc; c += PMR__KV_CELLS)
       lrc = pmr__parts_add(&src, &cap, 0, c,
                            c + PMR__KV_CELLS < n ? c + PMR__KV_CELLS : n, 0);
-    src.units = n;
+    src.units = n - lo;
   } else {
     for (int t = 0; t < in->ntables && !lrc; t++) {
       const pmr__table *tab = &in->tables[t];

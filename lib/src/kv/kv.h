@@ -50,7 +50,7 @@ struct pmr_kv {
 struct pmr_emitter {
   pmr_kv *kv;
   pmr__table *table; /* hash sets */
-  void *cells;       /* dense sets: this thread's array */
+  void *cells;       /* dense sets: this thread's array (dense.c) */
   int thread;
   int status; /* first error of an emit on this emitter */
   uint64_t emitted;

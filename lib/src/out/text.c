@@ -3,6 +3,7 @@
  * pieces of at most 1 GiB, so a record of any size (a key over 2 GiB) fits
  * MPI's int counts; every write's byte count is checked. */
 #define _GNU_SOURCE
+#include "kv/dense.h"
 #include "out/out.h"
 
 #include <limits.h>
@@ -148,6 +149,9 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
   if (rc)
     return pmr__out_finish(ctx, rc, path, &tmp);
   pmr__kv_iter cur = {.kv = kv};
+  /* A dense result held by every rank is written once, by rank 0. */
+  if (kv->kind == PMR__DENSE && pmr__dense_holder(kv) < 0 && ctx->rank != 0)
+    cur.pos = SIZE_MAX;
   pmr__buf b = {0};
   uint64_t base = 0;
   size_t limit = ctx->memory / 4 < PMR__TEXT_PIECE ? ctx->memory / 4
