@@ -64,7 +64,8 @@ static void pmr__run_thread(pmr__src *src, pmr_kv *kv, pmr__tres *res,
     while (!st && (n = ops->next(src, ts, &rec, &em)) > 0) {
       r->records++;
       int crc = ops->call(src, &rec, &em);
-      if (crc) {
+      /* An emit that failed counts even if the callback went on. */
+      if (crc || em.status) {
         /* The callback passed on an emit's error, or failed itself. */
         st = em.failed ? PMR_ECALLBACK
              : em.status ? em.status
