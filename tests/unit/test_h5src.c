@@ -119,11 +119,11 @@ static void acc_combine(void *acc_, const void *in_, void *user) {
 
 typedef struct job {
   pmr_dtype type;
-  uint64_t halo;         /* as asked */
-  const golden **g;      /* per dataset: shape */
+  uint64_t halo;    /* as asked */
+  const golden **g; /* per dataset: shape */
   int ndatasets;
-  atomic_int bad;        /* callback-side checks that failed */
-  int fail_dataset;      /* fail at this dataset's row fail_row (-1: no) */
+  atomic_int bad;   /* callback-side checks that failed */
+  int fail_dataset; /* fail at this dataset's row fail_row (-1: no) */
   uint64_t fail_row;
   atomic_uint_fast64_t most; /* largest call: (rows + halo) x cols x 8 */
 } job;
@@ -133,8 +133,8 @@ static int stats_fn(const pmr_rows *r, pmr_emitter *em, void *user) {
   int d = r->dataset;
   if (d < 0 || d >= j->ndatasets || r->type != j->type || r->nrows == 0 ||
       r->ncols != j->g[d]->cols || r->total != j->g[d]->rows ||
-      r->first + r->nrows > r->total ||
-      pmr_emitter_source(em) != d || pmr_emitter_record(em) != r->first) {
+      r->first + r->nrows > r->total || pmr_emitter_source(em) != d ||
+      pmr_emitter_record(em) != r->first) {
     atomic_fetch_add(&j->bad, 1);
     return 0;
   }
@@ -202,8 +202,8 @@ static int close_to(double got, double want) {
 
 /* Compare gathered accumulators (keys "dNNN" in order) with the goldens on
  * the root of ctx. */
-static void compare(pmr_ctx *ctx, const pmr_kv_list *l, const golden **g,
-                    int n, pmr_dtype type, int lags, const char *what) {
+static void compare(pmr_ctx *ctx, const pmr_kv_list *l, const golden **g, int n,
+                    pmr_dtype type, int lags, const char *what) {
   if (pmr_ctx_rank(ctx) != 0)
     return;
   CHECK_EQ_I(l->n, n);
@@ -215,13 +215,13 @@ static void compare(pmr_ctx *ctx, const pmr_kv_list *l, const golden **g,
     if (type == PMR_INT64)
       ok = ok && (int64_t)a.isum == w->isum && (int64_t)a.iwsum == w->iwsum &&
            a.imin == w->imin &&
-           (!lags || ((int64_t)a.ilag1 == w->ilag1 &&
-                      (int64_t)a.ilag3 == w->ilag3));
+           (!lags ||
+            ((int64_t)a.ilag1 == w->ilag1 && (int64_t)a.ilag3 == w->ilag3));
     else
       ok = ok && close_to(a.fsum, w->fsum) && close_to(a.fwsum, w->fwsum) &&
            a.fmin == w->fmin &&
-           (!lags || (close_to(a.flag1, w->flag1) &&
-                      close_to(a.flag3, w->flag3)));
+           (!lags ||
+            (close_to(a.flag1, w->flag1) && close_to(a.flag3, w->flag3)));
     if (!ok) {
       fprintf(stderr,
               "[rank %d] %s: %s %c: got count %llu sum %lld/%.17g wsum "
@@ -406,8 +406,8 @@ static void test_big(pmr_ctx *ctx) {
   char *spec = full("big.h5:/f64");
   pmr_kv *kv;
   CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_F64, &kv));
-  CHECK_OK(ctx, pmr_map_h5(ctx, (const char *const *)&spec, 1, PMR_FLOAT64,
-                           0, rowsum_fn, NULL, kv));
+  CHECK_OK(ctx, pmr_map_h5(ctx, (const char *const *)&spec, 1, PMR_FLOAT64, 0,
+                           rowsum_fn, NULL, kv));
   check_rowsums(ctx, kv, "row sums, small budget");
   pmr_kv_destroy(&kv);
   free(spec);
@@ -452,8 +452,8 @@ static void test_block(pmr_ctx *ctx) {
       pmr_kv_list *l = NULL;
       pmr_stats s0, s1;
       pmr_ctx_stats(ctx, &s0);
-      CHECK_OK(ctx, pmr_kv_create_user(ctx, sizeof(acc), PMR_BYTES,
-                                       acc_combine, NULL, &kv));
+      CHECK_OK(ctx, pmr_kv_create_user(ctx, sizeof(acc), PMR_BYTES, acc_combine,
+                                       NULL, &kv));
       CHECK_OK(ctx, pmr_map_block(b, stats_fn, &j, kv));
       pmr_ctx_stats(ctx, &s1);
       CHECK_EQ_I(s1.records - s0.records, r.nrows);
@@ -491,8 +491,8 @@ static void test_block(pmr_ctx *ctx) {
     job j = {PMR_INT64, 5, &g3, 1, 0, -1, 0, 0};
     pmr_kv *kv;
     pmr_kv_list *l = NULL;
-    CHECK_OK(ctx, pmr_kv_create_user(ctx, sizeof(acc), PMR_BYTES,
-                                     acc_combine, NULL, &kv));
+    CHECK_OK(ctx, pmr_kv_create_user(ctx, sizeof(acc), PMR_BYTES, acc_combine,
+                                     NULL, &kv));
     CHECK_OK(ctx, pmr_map_block(b, stats_fn, &j, kv));
     CHECK_EQ_I(atomic_load(&j.bad), 0);
     CHECK_OK(ctx, pmr_kv_reduce(kv));
@@ -508,7 +508,8 @@ static void test_block(pmr_ctx *ctx) {
   b = (pmr_block *)1;
   CHECK_EQ_I(pmr_block_load(ctx, missing, PMR_FLOAT64, 0, &b), PMR_ENOENT);
   CHECK(b == NULL);
-  CHECK(strstr(pmr_errmsg(ctx), "small.h5") && strstr(pmr_errmsg(ctx), "/nope"));
+  CHECK(strstr(pmr_errmsg(ctx), "small.h5") &&
+        strstr(pmr_errmsg(ctx), "/nope"));
   CHECK(same_everywhere(MPI_COMM_WORLD, pmr_errmsg(ctx)));
   free(missing);
   free(three);
@@ -536,8 +537,9 @@ static void expect_error(pmr_ctx *ctx, const char *rel, int code,
                  : pmr_map_h5(ctx, l3, 3, PMR_INT64, 2, noop_fn, NULL, kv);
     const char *m = pmr_errmsg(ctx);
     if (rc != code || !strstr(m, name1) || (name2 && !strstr(m, name2))) {
-      fprintf(stderr, "[rank %d] '%s': got %s \"%s\", want %s naming '%s'%s%s\n",
-              rank, rel, pmr_err_name(rc), m, pmr_err_name(code), name1,
+      fprintf(stderr,
+              "[rank %d] '%s': got %s \"%s\", want %s naming '%s'%s%s\n", rank,
+              rel, pmr_err_name(rc), m, pmr_err_name(code), name1,
               name2 ? " and " : "", name2 ? name2 : "");
       check__failures++;
     }
@@ -557,8 +559,7 @@ static void test_errors(pmr_ctx *ctx) {
   expect_error(ctx, "dir.h5:/x", PMR_EISDIR, "dir.h5", NULL);
   expect_error(ctx, "bad.h5:/nope", PMR_ENOENT, "bad.h5': no dataset '/nope'",
                NULL);
-  expect_error(ctx, "bad.h5:/nogroup/x", PMR_ENOENT, "bad.h5",
-               "/nogroup/x");
+  expect_error(ctx, "bad.h5:/nogroup/x", PMR_ENOENT, "bad.h5", "/nogroup/x");
   expect_error(ctx, "bad.h5:/str/x", PMR_ENOENT, "bad.h5", "/str/x");
   expect_error(ctx, "bad.h5:/dangling", PMR_ENOENT, "bad.h5", "/dangling");
   expect_error(ctx, "bad.h5:/grp", PMR_EINVAL, "bad.h5:/grp", "group");
@@ -568,8 +569,7 @@ static void test_errors(pmr_ctx *ctx) {
   expect_error(ctx, "bad.h5:/enm", PMR_EINVAL, "bad.h5:/enm", "enum");
   expect_error(ctx, "bad.h5:/d3", PMR_EINVAL, "bad.h5:/d3",
                "is 3-D; need 1-D or 2-D");
-  expect_error(ctx, "bad.h5:/scalar", PMR_EINVAL, "bad.h5:/scalar",
-               "scalar");
+  expect_error(ctx, "bad.h5:/scalar", PMR_EINVAL, "bad.h5:/scalar", "scalar");
   expect_error(ctx, "bad.h5:/empty", PMR_EINVAL, "bad.h5:/empty", "empty");
   expect_error(ctx, "bad.h5:/empty2", PMR_EINVAL, "bad.h5:/empty2", "empty");
   expect_error(ctx, "bad.h5", PMR_EINVAL, "bad.h5", NULL); /* no ":/" */
@@ -603,8 +603,7 @@ static void test_errors(pmr_ctx *ctx) {
              PMR_EINVAL);
   CHECK_EQ_I(pmr_map_h5(ctx, l1, 0, PMR_INT64, 0, noop_fn, NULL, kv),
              PMR_EINVAL);
-  CHECK_EQ_I(pmr_map_h5(ctx, l1, 1, PMR_INT64, 0, NULL, NULL, kv),
-             PMR_EINVAL);
+  CHECK_EQ_I(pmr_map_h5(ctx, l1, 1, PMR_INT64, 0, NULL, NULL, kv), PMR_EINVAL);
   CHECK_EQ_I(pmr_map_h5(ctx, l1, 1, PMR_INT64, 0, noop_fn, NULL, NULL),
              PMR_EINVAL);
   pmr_block *b = NULL;
@@ -683,8 +682,8 @@ static void test_halves(void) {
       run_case(ctx, (const char *[]){"types.h5:/gzip/f64", "big.h5:/i32"}, 2,
                PMR_FLOAT64, 3, "even half");
     else
-      run_case(ctx, (const char *[]){"types.h5:/chunked/i32"}, 1, PMR_INT64,
-               3, "odd half");
+      run_case(ctx, (const char *[]){"types.h5:/chunked/i32"}, 1, PMR_INT64, 3,
+               "odd half");
   }
   pmr_ctx_destroy(&ctx);
   MPI_Comm_free(&half);

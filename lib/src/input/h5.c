@@ -34,8 +34,8 @@ typedef struct pmr__h5ds {
 /* ---- the source: parts are row ranges of the rows held in a buffer ---- */
 
 typedef struct pmr__h5src {
-  const char *const *names;  /* specs, by dataset index, for messages */
-  const unsigned char *buf;  /* rows [buf_first, buf_first + buf_rows) */
+  const char *const *names; /* specs, by dataset index, for messages */
+  const unsigned char *buf; /* rows [buf_first, buf_first + buf_rows) */
   uint64_t buf_first, buf_rows;
   uint64_t halo, cols, total; /* halo as asked; the dataset's shape */
   pmr_dtype type;
@@ -101,7 +101,7 @@ static int pmr__h5src_call(pmr__src *s, const pmr__rec *r, pmr_emitter *em) {
   /* The buffer holds min(halo, rows left) rows past its block, so this is
    * also min(halo, rows left in the dataset after the part). */
   uint64_t halo = held - end < h->halo ? held - end : h->halo;
-  pmr_rows rows = {r->data, r->n,     halo,        h->cols,
+  pmr_rows rows = {r->data,    r->n,     halo,       h->cols,
                    em->record, h->total, em->source, h->type};
   return ((pmr_rows_fn)s->fn)(&rows, em, s->user);
 }
@@ -114,8 +114,9 @@ static void pmr__h5src_where(const pmr__src *s, const pmr_emitter *em,
 }
 
 static const pmr__src_ops pmr__h5src_ops = {
-    "hdf5",          pmr__h5src_topen, pmr__h5src_tclose, pmr__h5src_open,
-    pmr__h5src_next, NULL,             pmr__h5src_call,   pmr__h5src_where};
+    "hdf5",          pmr__h5src_topen, pmr__h5src_tclose,
+    pmr__h5src_open, pmr__h5src_next,  NULL,
+    pmr__h5src_call, pmr__h5src_where};
 
 /* Rows per part: a chunk's worth, but at least a few parts per thread, so
  * that the dynamic schedule can balance a block. */
@@ -135,8 +136,7 @@ static size_t pmr__h5_max_parts(const pmr_ctx *ctx, uint64_t rows,
   uint64_t chunk = pmr__chunk_size(ctx) / (cols * PMR__H5_VALUE);
   if (chunk < 1)
     chunk = 1;
-  return (size_t)((rows + chunk - 1) / chunk + 4 * (uint64_t)ctx->nthreads +
-                  1);
+  return (size_t)((rows + chunk - 1) / chunk + 4 * (uint64_t)ctx->nthreads + 1);
 }
 
 /* Parts of rows [a, e) of dataset `ds`, into parts allocated for
@@ -234,17 +234,16 @@ static int pmr__h5_probe(pmr_ctx *ctx, const char *file) {
   int rc = PMR_OK;
   char b;
   if (fstat(fd, &st) != 0)
-    rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot stat '%s': %s",
-                     file, pmr__strerror(errno, eb, sizeof eb));
+    rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot stat '%s': %s", file,
+                     pmr__strerror(errno, eb, sizeof eb));
   else if (S_ISDIR(st.st_mode))
-    rc = pmr__seterr(ctx, PMR_EISDIR, "cannot read '%s': Is a directory",
-                     file);
+    rc = pmr__seterr(ctx, PMR_EISDIR, "cannot read '%s': Is a directory", file);
   else if (!S_ISREG(st.st_mode))
     rc = pmr__seterr(ctx, PMR_EINVAL, "cannot read '%s': not a regular file",
                      file);
   else if (st.st_size > 0 && pread(fd, &b, 1, 0) < 0)
-    rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot read '%s': %s",
-                     file, pmr__strerror(errno, eb, sizeof eb));
+    rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot read '%s': %s", file,
+                     pmr__strerror(errno, eb, sizeof eb));
   close(fd);
   if (!rc && pmr__h5_is_hdf5(file) <= 0)
     rc = pmr__seterr(ctx, PMR_EINVAL, "'%s' is not an HDF5 file", file);
@@ -327,8 +326,8 @@ static int pmr__h5_check(pmr_ctx *ctx, pmr__h5ds *ds) {
     H5Tclose(t);
   if (c != H5T_INTEGER && c != H5T_FLOAT)
     return pmr__seterr(ctx, PMR_EINVAL,
-                       "'%s:%s' has %s values; need integers or floats",
-                       file, path, pmr__h5_class_name(c));
+                       "'%s:%s' has %s values; need integers or floats", file,
+                       path, pmr__h5_class_name(c));
   hid_t sp = H5Dget_space(ds->d);
   H5S_class_t sc = sp < 0 ? H5S_NO_CLASS : H5Sget_simple_extent_type(sp);
   int nd = sc == H5S_SIMPLE ? H5Sget_simple_extent_ndims(sp) : 0;
@@ -338,13 +337,15 @@ static int pmr__h5_check(pmr_ctx *ctx, pmr__h5ds *ds) {
   if (sp >= 0)
     H5Sclose(sp);
   if (sc == H5S_NO_CLASS)
-    return pmr__seterr(ctx, PMR_EHDF5, "cannot read the shape of '%s:%s' "
-                                       "(HDF5)", file, path);
+    return pmr__seterr(ctx, PMR_EHDF5,
+                       "cannot read the shape of '%s:%s' "
+                       "(HDF5)",
+                       file, path);
   if (sc == H5S_NULL)
     return pmr__seterr(ctx, PMR_EINVAL, "'%s:%s' is empty", file, path);
   if (sc == H5S_SCALAR)
-    return pmr__seterr(ctx, PMR_EINVAL,
-                       "'%s:%s' is a scalar; need 1-D or 2-D", file, path);
+    return pmr__seterr(ctx, PMR_EINVAL, "'%s:%s' is a scalar; need 1-D or 2-D",
+                       file, path);
   if (nd != 1 && nd != 2)
     return pmr__seterr(ctx, PMR_EINVAL, "'%s:%s' is %d-D; need 1-D or 2-D",
                        file, path, nd);
@@ -353,11 +354,11 @@ static int pmr__h5_check(pmr_ctx *ctx, pmr__h5ds *ds) {
   if (!ds->rows || !ds->cols)
     return pmr__seterr(ctx, PMR_EINVAL, "'%s:%s' is empty", file, path);
   size_t rb;
-  if (ds->cols > SIZE_MAX || pmr__mul_ovf((size_t)ds->cols, PMR__H5_VALUE,
-                                          &rb))
-    return pmr__seterr(ctx, PMR_EOVERFLOW, "'%s:%s': rows of %llu values "
-                                           "are too large", file, path,
-                       (unsigned long long)ds->cols);
+  if (ds->cols > SIZE_MAX || pmr__mul_ovf((size_t)ds->cols, PMR__H5_VALUE, &rb))
+    return pmr__seterr(ctx, PMR_EOVERFLOW,
+                       "'%s:%s': rows of %llu values "
+                       "are too large",
+                       file, path, (unsigned long long)ds->cols);
   return PMR_OK;
 }
 
@@ -375,8 +376,8 @@ static void pmr__h5_close(pmr__h5ds *ds) {
  * and the dataset. */
 static int pmr__h5_open(pmr_ctx *ctx, pmr__h5ds *ds) {
   ds->f = ds->d = -1;
-  int rc = pmr__agree(ctx, ctx->rank == 0 ? pmr__h5_probe(ctx, ds->file)
-                                          : PMR_OK);
+  int rc =
+      pmr__agree(ctx, ctx->rank == 0 ? pmr__h5_probe(ctx, ds->file) : PMR_OK);
   if (rc)
     return rc;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -388,9 +389,9 @@ static int pmr__h5_open(pmr_ctx *ctx, pmr__h5ds *ds) {
     ds->f = H5Fopen(ds->file, H5F_ACC_RDONLY, fapl);
   if (fapl >= 0)
     H5Pclose(fapl);
-  rc = ds->f < 0 ? pmr__seterr(ctx, PMR_EHDF5, "cannot open '%s' (HDF5)",
-                               ds->file)
-                 : PMR_OK;
+  rc = ds->f < 0
+           ? pmr__seterr(ctx, PMR_EHDF5, "cannot open '%s' (HDF5)", ds->file)
+           : PMR_OK;
   rc = pmr__agree(ctx, rc);
   if (!rc)
     rc = pmr__agree(ctx, pmr__h5_check(ctx, ds));
@@ -485,8 +486,8 @@ static void pmr__h5_free(pmr__h5ds *ds, int n) {
 }
 
 /* Collective: map every row of the open dataset `idx` in rounds. */
-static int pmr__h5_map_one(pmr__src *src, pmr__h5ds *ds, int idx,
-                           pmr_kv *kv, pmr__h5prog *prog, hid_t dxpl,
+static int pmr__h5_map_one(pmr__src *src, pmr__h5ds *ds, int idx, pmr_kv *kv,
+                           pmr__h5prog *prog, hid_t dxpl,
                            const pmr__h5quiet *q) {
   pmr_ctx *ctx = src->ctx;
   pmr__h5src *h = src->impl;
@@ -494,10 +495,9 @@ static int pmr__h5_map_one(pmr__src *src, pmr__h5ds *ds, int idx,
   pmr__split_range(ds->rows, ctx->size, ctx->rank, &lo, &hi);
   uint64_t per = pmr__h5_block_rows(ctx, ds->cols, halo);
   uint64_t mine = (hi - lo + per - 1) / per, rounds = 0;
-  int rc = pmr__agree_mpi(ctx,
-                          MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T,
-                                        MPI_MAX, ctx->comm),
-                          "MPI_Allreduce of the read rounds");
+  int rc = pmr__agree_mpi(
+      ctx, MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T, MPI_MAX, ctx->comm),
+      "MPI_Allreduce of the read rounds");
   if (rc)
     return rc;
   /* One buffer for every round: a block and its halo. */
@@ -506,15 +506,14 @@ static int pmr__h5_map_one(pmr__src *src, pmr__h5ds *ds, int idx,
   size_t bytes = 0;
   void *buf = NULL;
   int lrc = PMR_OK;
-  if (held > SIZE_MAX || pmr__mul_ovf((size_t)held,
-                                      (size_t)ds->cols * PMR__H5_VALUE,
-                                      &bytes))
+  if (held > SIZE_MAX ||
+      pmr__mul_ovf((size_t)held, (size_t)ds->cols * PMR__H5_VALUE, &bytes))
     lrc = PMR_ENOMEM;
   else if (bytes && !(buf = pmr__malloc(bytes)))
     lrc = PMR_ENOMEM;
   pmr__free(src->parts);
-  src->parts = pmr__calloc(pmr__h5_max_parts(ctx, most, ds->cols),
-                           sizeof *src->parts);
+  src->parts =
+      pmr__calloc(pmr__h5_max_parts(ctx, most, ds->cols), sizeof *src->parts);
   if (!src->parts)
     lrc = PMR_ENOMEM;
   if (lrc)
@@ -529,8 +528,8 @@ static int pmr__h5_map_one(pmr__src *src, pmr__h5ds *ds, int idx,
     herr_t he = pmr__h5_read(ds, mtype, dxpl, a, end - a, buf);
     lrc = he < 0 ? pmr__seterr(ctx, PMR_EHDF5,
                                "cannot read rows %llu to %llu of '%s' (HDF5)",
-                               (unsigned long long)a,
-                               (unsigned long long)end, ds->spec)
+                               (unsigned long long)a, (unsigned long long)end,
+                               ds->spec)
                  : PMR_OK;
     rc = pmr__agree(ctx, lrc);
     if (rc)
@@ -568,8 +567,8 @@ int pmr_map_h5(pmr_ctx *ctx, const char *const *specs, int nspecs,
   if (rc)
     return rc;
   pmr__h5ds *ds = pmr__calloc((size_t)nspecs, sizeof *ds);
-  rc = pmr__agree(ctx, ds ? PMR_OK
-                          : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
+  rc = pmr__agree(ctx,
+                  ds ? PMR_OK : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
   if (rc)
     return rc;
   for (int i = 0; i < nspecs; i++) {
@@ -589,17 +588,17 @@ int pmr_map_h5(pmr_ctx *ctx, const char *const *specs, int nspecs,
     total += hi - lo;
   }
   pmr__h5src h = {.names = specs, .halo = halo, .type = type};
-  pmr__src src = {&pmr__h5src_ops, ctx, NULL, 0, 0, "rows", (void *)fn,
-                  user, &h};
+  pmr__src src = {&pmr__h5src_ops, ctx,        NULL, 0, 0,
+                  "rows",          (void *)fn, user, &h};
   pmr__h5prog prog = {ctx->progress_fn, ctx->progress_user, 0, total, 0};
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (!rc)
-    rc = pmr__agree(ctx, dxpl < 0 || H5Pset_dxpl_mpio(
-                                         dxpl, H5FD_MPIO_COLLECTIVE) < 0
-                             ? pmr__seterr(ctx, PMR_EHDF5,
-                                           "cannot set up collective reads "
-                                           "(HDF5)")
-                             : PMR_OK);
+    rc = pmr__agree(ctx,
+                    dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0
+                        ? pmr__seterr(ctx, PMR_EHDF5,
+                                      "cannot set up collective reads "
+                                      "(HDF5)")
+                        : PMR_OK);
   for (int i = 0; !rc && i < nspecs; i++) {
     rc = pmr__h5_open(ctx, &ds[i]);
     if (!rc)
@@ -619,10 +618,10 @@ int pmr_map_h5(pmr_ctx *ctx, const char *const *specs, int nspecs,
 struct pmr_block {
   pmr_ctx *ctx;
   char *spec;
-  void *data;       /* (nrows + held) x cols values */
-  uint64_t nrows;   /* this rank's share */
-  uint64_t held;    /* rows past the share in data: min(halo, rows left) */
-  uint64_t halo;    /* as asked */
+  void *data;     /* (nrows + held) x cols values */
+  uint64_t nrows; /* this rank's share */
+  uint64_t held;  /* rows past the share in data: min(halo, rows left) */
+  uint64_t halo;  /* as asked */
   uint64_t cols, first, total;
   pmr_dtype type;
 };
@@ -638,36 +637,32 @@ void pmr_block_free(pmr_block **b) {
 
 /* Collective: read rows [lo, lo + n) of the open ds into b->data in reads
  * of at most a block each; every rank makes as many as the busiest. */
-static int pmr__h5_load(pmr_ctx *ctx, pmr__h5ds *ds, pmr_block *b,
-                        uint64_t n) {
+static int pmr__h5_load(pmr_ctx *ctx, pmr__h5ds *ds, pmr_block *b, uint64_t n) {
   uint64_t per = pmr__h5_block_rows(ctx, ds->cols, 0);
   uint64_t mine = (n + per - 1) / per, rounds = 0;
-  int rc = pmr__agree_mpi(ctx,
-                          MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T,
-                                        MPI_MAX, ctx->comm),
-                          "MPI_Allreduce of the read rounds");
+  int rc = pmr__agree_mpi(
+      ctx, MPI_Allreduce(&mine, &rounds, 1, MPI_UINT64_T, MPI_MAX, ctx->comm),
+      "MPI_Allreduce of the read rounds");
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (!rc)
-    rc = pmr__agree(ctx, dxpl < 0 || H5Pset_dxpl_mpio(
-                                         dxpl, H5FD_MPIO_COLLECTIVE) < 0
-                             ? pmr__seterr(ctx, PMR_EHDF5,
-                                           "cannot set up collective reads "
-                                           "(HDF5)")
-                             : PMR_OK);
+    rc = pmr__agree(ctx,
+                    dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0
+                        ? pmr__seterr(ctx, PMR_EHDF5,
+                                      "cannot set up collective reads "
+                                      "(HDF5)")
+                        : PMR_OK);
   hid_t mtype = pmr__h5_mtype(b->type);
   for (uint64_t r = 0; !rc && r < rounds; r++) {
     uint64_t a = r * per < n ? r * per : n;
     uint64_t e = n - a > per ? a + per : n;
-    unsigned char *at =
-        (unsigned char *)b->data + a * ds->cols * PMR__H5_VALUE;
+    unsigned char *at = (unsigned char *)b->data + a * ds->cols * PMR__H5_VALUE;
     herr_t he = pmr__h5_read(ds, mtype, dxpl, b->first + a, e - a, at);
     rc = pmr__agree(
         ctx, he < 0 ? pmr__seterr(ctx, PMR_EHDF5,
                                   "cannot read rows %llu to %llu of '%s' "
                                   "(HDF5)",
                                   (unsigned long long)(b->first + a),
-                                  (unsigned long long)(b->first + e),
-                                  ds->spec)
+                                  (unsigned long long)(b->first + e), ds->spec)
                     : PMR_OK);
   }
   if (dxpl >= 0)
@@ -683,18 +678,18 @@ int pmr_block_load(pmr_ctx *ctx, const char *spec, pmr_dtype type,
     *out = NULL;
   if (!ctx)
     return PMR_EINVAL;
-  int rc = pmr__agree_arg(ctx, !spec || !out ||
-                                   (type != PMR_INT64 && type != PMR_FLOAT64),
-                          "pmr_block_load: invalid argument (a spec, an "
-                          "output pointer, PMR_INT64 or PMR_FLOAT64)");
+  int rc = pmr__agree_arg(
+      ctx, !spec || !out || (type != PMR_INT64 && type != PMR_FLOAT64),
+      "pmr_block_load: invalid argument (a spec, an "
+      "output pointer, PMR_INT64 or PMR_FLOAT64)");
   if (rc)
     return rc;
   pmr_block *b = pmr__calloc(1, sizeof *b);
   if (b)
     b->spec = pmr__strdup(spec);
-  rc = pmr__agree(ctx, b && b->spec ? PMR_OK
-                                    : pmr__seterr(ctx, PMR_ENOMEM,
-                                                  "out of memory"));
+  rc = pmr__agree(ctx, b && b->spec
+                           ? PMR_OK
+                           : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
   pmr__h5ds ds = {.spec = spec, .f = -1, .d = -1};
   pmr__h5quiet q;
   pmr__h5_quiet(&q);
@@ -716,8 +711,8 @@ int pmr_block_load(pmr_ctx *ctx, const char *spec, pmr_dtype type,
     n = b->nrows + b->held;
     size_t bytes = 0;
     int lrc = PMR_OK;
-    if (n > SIZE_MAX || pmr__mul_ovf((size_t)n,
-                                     (size_t)ds.cols * PMR__H5_VALUE, &bytes))
+    if (n > SIZE_MAX ||
+        pmr__mul_ovf((size_t)n, (size_t)ds.cols * PMR__H5_VALUE, &bytes))
       lrc = PMR_ENOMEM;
     else if (bytes && !(b->data = pmr__malloc(bytes)))
       lrc = PMR_ENOMEM;
@@ -768,13 +763,12 @@ int pmr_map_block(pmr_block *b, pmr_rows_fn fn, void *user, pmr_kv *kv) {
                   .cols = b->cols,
                   .total = b->total,
                   .type = b->type};
-  pmr__src src = {&pmr__h5src_ops, ctx, NULL, 0, 0, "rows", (void *)fn,
-                  user, &h};
-  src.parts = pmr__calloc(pmr__h5_max_parts(ctx, b->nrows, b->cols),
-                          sizeof *src.parts);
-  rc = pmr__agree(ctx, src.parts ? PMR_OK
-                                 : pmr__seterr(ctx, PMR_ENOMEM,
-                                               "out of memory"));
+  pmr__src src = {&pmr__h5src_ops, ctx,        NULL, 0, 0,
+                  "rows",          (void *)fn, user, &h};
+  src.parts =
+      pmr__calloc(pmr__h5_max_parts(ctx, b->nrows, b->cols), sizeof *src.parts);
+  rc = pmr__agree(
+      ctx, src.parts ? PMR_OK : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
   if (!rc) {
     pmr__h5_plan(&src, 0, b->first, b->first + b->nrows, b->cols);
     rc = pmr__h5_run(&src, kv, NULL);

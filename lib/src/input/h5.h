@@ -11,7 +11,6 @@
 int pmr__h5_spec_split(const char *spec, size_t *at);
 /* Split `spec` at `at` into malloc'ed copies. PMR_OK or PMR_ENOMEM (then
  * both are NULL). */
-int pmr__h5_spec_at(const char *spec, size_t at, char **file,
-                    char **dataset);
+int pmr__h5_spec_at(const char *spec, size_t at, char **file, char **dataset);
 
 #endif

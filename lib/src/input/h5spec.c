@@ -52,8 +52,7 @@ int pmr__h5_spec_split(const char *spec, size_t *at) {
   return PMR_OK;
 }
 
-int pmr__h5_spec_at(const char *spec, size_t at, char **file,
-                    char **dataset) {
+int pmr__h5_spec_at(const char *spec, size_t at, char **file, char **dataset) {
   *file = pmr__malloc(at + 1);
   *dataset = pmr__strdup(spec + at + 1);
   if (!*file || !*dataset) {
