@@ -542,8 +542,10 @@ PMR_EXTERN int pmr_map_result(pmr_ctx *ctx, const char *const *paths,
 /* Split a spec into its file and dataset path (both malloc'ed; free them).
  * The file part is everything before the last ':' that is followed by '/';
  * when the spec has several such colons, the longest prefix naming an
- * existing file wins, so file names with colons work. Not collective;
- * thread-safe. Returns PMR_OK, PMR_EINVAL (no ":/path"), PMR_ENOMEM. */
+ * existing file (not a directory) wins, so file names with colons work; when
+ * none exists, the longest. Not collective; thread-safe. Returns PMR_OK,
+ * PMR_EINVAL (no ":/path" after a non-empty file name; then both are NULL),
+ * PMR_ENOMEM. */
 PMR_EXTERN int pmr_h5_spec(const char *spec, char **file, char **dataset);
 
 /* A block of rows as a rows callback sees it. The library owns it; fields
@@ -565,19 +567,27 @@ typedef struct pmr_rows {
 typedef int (*pmr_rows_fn)(const pmr_rows *rows, pmr_emitter *em,
                            void *user);
 
-/* Map every row of the datasets `specs` (nspecs >= 1; they may differ in
- * shape, not in being 1-D/2-D per dataset) into `kv`. Each rank reads a
- * contiguous row range of each dataset with collective hyperslab reads, in
- * blocks bounded by the memory budget, and hands sub-blocks to its threads;
- * every row is mapped exactly once at any rank and thread count, and ranks
- * with no rows take part. `halo` > 0 also reads up to `halo` rows past each
- * block (for windowed work: a lag, a stencil), which the callback sees in
- * rows->halo. `type` is PMR_INT64 or PMR_FLOAT64 (values converted by
- * HDF5; float to int64 truncates).
+/* Map every row of the datasets `specs` (nspecs >= 1, the same list on every
+ * rank; each keeps its own shape) into `kv`. Each rank reads a contiguous
+ * row range of each dataset with collective hyperslab reads, in blocks whose
+ * converted rows and halo take at most a quarter of the memory budget, and
+ * hands sub-blocks of each block to its threads; every row is mapped exactly
+ * once at any rank and thread count, and ranks with no rows take part.
+ * `halo` > 0 also reads up to `halo` rows past each block (for windowed
+ * work: a lag, a stencil), which the callback sees in rows->halo: every
+ * call gets min(halo, rows left in its dataset) rows after its own (a halo
+ * larger than the budget allows makes the blocks larger). `type` is
+ * PMR_INT64 or PMR_FLOAT64 (values converted by HDF5; float to int64
+ * truncates toward zero, and values out of range saturate). In the callback
+ * pmr_emitter_source() is the dataset's index and pmr_emitter_record() the
+ * block's first row. Every dataset is checked before any is read.
+ * Counters: records += rows mapped; input_bytes += values read (halo rows
+ * included) x their size in the file.
  * Collective. Returns PMR_OK, PMR_ENOENT (no such file or dataset),
- * PMR_EINVAL (bad spec, a group, a non-numeric type, not 1-D/2-D, an empty
- * dataset), PMR_EACCES, PMR_EHDF5, PMR_ENOMEM, PMR_ECALLBACK; the message
- * names the file and dataset. */
+ * PMR_EINVAL (bad spec, not an HDF5 file, a group, a non-numeric type, not
+ * 1-D/2-D, an empty dataset), PMR_EACCES, PMR_EISDIR, PMR_EHDF5, PMR_ENOMEM,
+ * PMR_ECALLBACK; the message names the file and dataset, e.g. "'x.h5': no
+ * dataset '/a/b'" or "'x.h5:/a/b' is 3-D; need 1-D or 2-D". */
 PMR_EXTERN int pmr_map_h5(pmr_ctx *ctx, const char *const *specs,
                           int nspecs, pmr_dtype type, uint64_t halo,
                           pmr_rows_fn fn, void *user, pmr_kv *kv);
@@ -587,14 +597,20 @@ PMR_EXTERN int pmr_map_h5(pmr_ctx *ctx, const char *const *specs,
 typedef struct pmr_block pmr_block;
 
 /* Load this rank's contiguous share of the rows of `spec` (plus up to `halo`
- * rows past it) into memory. Collective. Ownership: free with
- * pmr_block_free(). Returns as pmr_map_h5. */
+ * rows past it) into memory, read in collective pieces of at most a quarter
+ * of the memory budget. A rank may get no rows (fewer rows than ranks).
+ * Collective. Ownership: free with pmr_block_free(). Returns as pmr_map_h5;
+ * on error *out is NULL. */
 PMR_EXTERN int pmr_block_load(pmr_ctx *ctx, const char *spec, pmr_dtype type,
                               uint64_t halo, pmr_block **out);
-/* The whole block as rows (first = its global row offset). Not collective. */
+/* The whole block as rows: first = its global row offset, halo = the rows
+ * held past it, dataset = 0. Valid until the block is freed. Not
+ * collective. */
 PMR_EXTERN void pmr_block_rows(const pmr_block *b, pmr_rows *out);
-/* Map the block's rows, split over the context's threads, into `kv`.
- * Collective. Returns PMR_OK, PMR_ENOMEM, PMR_ECALLBACK, PMR_ESTATE. */
+/* Map the block's rows, split over the context's threads, into `kv`; each
+ * call sees min(halo, rows left) halo rows, as in pmr_map_h5. The block is
+ * not changed, so it can be mapped again. Collective. Returns PMR_OK,
+ * PMR_EINVAL, PMR_ENOMEM, PMR_ECALLBACK, PMR_ESTATE. */
 PMR_EXTERN int pmr_map_block(pmr_block *b, pmr_rows_fn fn, void *user,
                              pmr_kv *kv);
 /* Free a block. Accepts NULL; sets *b = NULL. Not collective. */
