@@ -20,9 +20,3 @@ foreach(_np ${PMR_TEST_RANKS})
       FIXTURES_REQUIRED h5src_inputs)
   endforeach()
 endforeach()
-# Up to 4 ranks x 2 threads share 2 cores here: OpenMP threads spinning
-# between the many short map rounds would starve the ranks' MPI progress.
-foreach(_np ${PMR_TEST_RANKS})
-  set_property(TEST mpi.h5src.np${_np}.t2 APPEND PROPERTY ENVIRONMENT
-               OMP_WAIT_POLICY=passive)
-endforeach()
