@@ -69,8 +69,9 @@ static int mg_option(pmr_cli *cli, int opt, const char *arg, void *user) {
     return 0;
   case OPT_OP:
     if (!mg_op(arg, NULL)) {
-      pmr_cli_error(cli, "unknown --op '%s': use sum_i64, sum_f64, min_i64, "
-                         "max_i64, min_f64, max_f64 or count (see --help)",
+      pmr_cli_error(cli,
+                    "unknown --op '%s': use sum_i64, sum_f64, min_i64, "
+                    "max_i64, min_f64, max_f64 or count (see --help)",
                     arg);
       return PMR_CLI_USAGE;
     }
@@ -129,8 +130,9 @@ static int mg_choose_op(const mg_opts *o, char **inputs,
     }
   }
   if (first < 0) {
-    snprintf(msg, len, "no input names its combiner (no 'combiner' "
-                       "attribute): give --op");
+    snprintf(msg, len,
+             "no input names its combiner (no 'combiner' "
+             "attribute): give --op");
     return 1;
   }
   mg_op(info[first].combiner, op);
@@ -144,8 +146,7 @@ typedef struct mg_sum {
   double d;
 } mg_sum;
 
-static int mg_add(const void *key, size_t klen, const void *value,
-                  void *user) {
+static int mg_add(const void *key, size_t klen, const void *value, void *user) {
   mg_sum *s = user;
   (void)key, (void)klen;
   if (s->f64) {
@@ -160,8 +161,7 @@ static int mg_add(const void *key, size_t klen, const void *value,
   return 0;
 }
 
-static int mg_summary(pmr_ctx *ctx, pmr_kv *kv, int ninputs,
-                      uint64_t pairs) {
+static int mg_summary(pmr_ctx *ctx, pmr_kv *kv, int ninputs, uint64_t pairs) {
   MPI_Comm comm = pmr_ctx_comm(ctx);
   mg_sum s = {pmr_kv_dtype(kv) == PMR_FLOAT64, 0, 0};
   uint64_t local = pmr_kv_local_size(kv), distinct = 0;
@@ -323,9 +323,10 @@ int main(int argc, char **argv) {
   }
   fflush(stdout);
   if (rc)
-    pmr_cli_error(&cli, "%s", *msg                ? msg
-                              : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
-                                                 : pmr_strerror(rc));
+    pmr_cli_error(&cli, "%s",
+                  *msg               ? msg
+                  : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
+                                     : pmr_strerror(rc));
   /* After an error, the one message line is all that stderr gets. */
   if (cli.stats && !rc)
     pmr_ctx_print_stats(ctx, stderr);

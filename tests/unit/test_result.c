@@ -189,8 +189,7 @@ static void test_merge(pmr_ctx *ctx) {
 #define BIG (100 * 1024)
 /* Over half of a round's quarter of a 1 MiB budget: a round of its own. */
 #define HUGE (300 * 1024)
-static void tricky_key(int i, unsigned char *buf, size_t *len,
-                       int64_t *value) {
+static void tricky_key(int i, unsigned char *buf, size_t *len, int64_t *value) {
   static const struct {
     const char *k;
     size_t len;
@@ -231,8 +230,8 @@ static void check_tricky(pmr_kv *kv, int64_t times) {
     if (v) {
       memcpy(&got, v, 8);
       if (got != want * times) {
-        fprintf(stderr, "[rank %d] tricky pair %d: %lld, want %lld\n", rank,
-                i, (long long)got, (long long)(want * times));
+        fprintf(stderr, "[rank %d] tricky pair %d: %lld, want %lld\n", rank, i,
+                (long long)got, (long long)(want * times));
         found[i] = 100;
       }
     }
@@ -270,8 +269,8 @@ static void test_tricky(pmr_ctx *ctx, size_t memory) {
 static void test_empty(pmr_ctx *ctx) {
   pmr_kv *kv;
   CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_I64, &kv));
-  CHECK_OK(ctx, pmr_map_result(ctx, (const char *[]){in("empty.h5")}, 1,
-                               "res", NULL, NULL, kv));
+  CHECK_OK(ctx, pmr_map_result(ctx, (const char *[]){in("empty.h5")}, 1, "res",
+                               NULL, NULL, kv));
   CHECK_OK(ctx, pmr_kv_reduce(kv));
   CHECK_EQ_I(global_size(kv), 0);
   CHECK_OK(ctx, pmr_kv_write_h5(kv, out("empty2.h5"), "res", NULL));
@@ -328,8 +327,7 @@ static void test_types(pmr_ctx *ctx) {
   pmr_kv_destroy(&kv);
 
   /* uint8 [n, 16], compressed and chunked, into a 16-byte set. */
-  CHECK_OK(ctx, pmr_kv_create_user(ctx, 16, PMR_BYTES, keep_first, NULL,
-                                   &kv));
+  CHECK_OK(ctx, pmr_kv_create_user(ctx, 16, PMR_BYTES, keep_first, NULL, &kv));
   CHECK_OK(ctx, pmr_map_result(ctx, (const char *[]){in("bytes16.h5")}, 1,
                                "res", NULL, NULL, kv));
   CHECK_OK(ctx, pmr_kv_reduce(kv));
@@ -339,8 +337,7 @@ static void test_types(pmr_ctx *ctx) {
   /* Written as uint8 [n, 16] by pmr and read back. */
   CHECK_OK(ctx, pmr_kv_write_h5(kv, out("b16.h5"), "b", NULL));
   pmr_kv_destroy(&kv);
-  CHECK_OK(ctx, pmr_kv_create_user(ctx, 16, PMR_BYTES, keep_first, NULL,
-                                   &kv));
+  CHECK_OK(ctx, pmr_kv_create_user(ctx, 16, PMR_BYTES, keep_first, NULL, &kv));
   CHECK_OK(ctx, pmr_map_result(ctx, (const char *[]){out("b16.h5")}, 1, "b",
                                NULL, NULL, kv));
   CHECK_OK(ctx, pmr_kv_reduce(kv));
@@ -358,8 +355,8 @@ static void test_types(pmr_ctx *ctx) {
   check_pairs(kv, expect_n, 1, 10);
   pmr_kv_destroy(&kv);
   pmr_result_info info;
-  CHECK_OK(ctx, pmr_result_describe(ctx, in("nested.h5"), "run1/counts",
-                                    &info));
+  CHECK_OK(ctx,
+           pmr_result_describe(ctx, in("nested.h5"), "run1/counts", &info));
   CHECK_EQ_I(info.layout_version, 0);
   CHECK(strcmp(info.combiner, "") == 0 && strcmp(info.app, "") == 0);
   CHECK_OK(ctx, pmr_result_describe(ctx, in("vlen.h5"), NULL, &info));
@@ -478,8 +475,8 @@ static void test_callbacks(pmr_ctx *ctx) {
 
   /* A dense set through a callback (where this build has dense sets). */
   if (pmr_kv_create_dense(ctx, PMR_COUNT, 10, 1, &kv) == PMR_OK) {
-    CHECK_OK(ctx, pmr_map_result(ctx, (const char *[]){in("f64.h5")}, 1,
-                                 "res", to_cells, NULL, kv));
+    CHECK_OK(ctx, pmr_map_result(ctx, (const char *[]){in("f64.h5")}, 1, "res",
+                                 to_cells, NULL, kv));
     CHECK_OK(ctx, pmr_kv_reduce(kv));
     const int64_t *cells = pmr_kv_dense_values(kv);
     CHECK(cells != NULL);
@@ -580,13 +577,13 @@ static void test_bad(pmr_ctx *ctx) {
     /* After a good file, so the bad one is named even when not first. */
     const char *f[] = {in("tricky.h5"), c->file};
     bool res = strcmp(c->group, "res") == 0;
-    int rc = pmr_map_result(ctx, res ? f : f + 1, res ? 2 : 1, c->group,
-                            NULL, NULL, kv);
+    int rc = pmr_map_result(ctx, res ? f : f + 1, res ? 2 : 1, c->group, NULL,
+                            NULL, kv);
     const char *m = pmr_errmsg(ctx);
     if (rc != c->code || !strstr(m, c->msg)) {
-      fprintf(stderr, "[rank %d] case %zu (%s): %s \"%s\", expected %s \"%s\"\n",
-              rank, i, c->file, pmr_err_name(rc), m, pmr_err_name(c->code),
-              c->msg);
+      fprintf(stderr,
+              "[rank %d] case %zu (%s): %s \"%s\", expected %s \"%s\"\n", rank,
+              i, c->file, pmr_err_name(rc), m, pmr_err_name(c->code), c->msg);
       check__failures++;
     }
     CHECK(same_everywhere(m));
@@ -599,12 +596,12 @@ static void test_bad(pmr_ctx *ctx) {
   /* key_offsets out of order are found while reading, by the rank that
    * reads them. */
   CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_I64, &kv));
-  int rc = pmr_map_result(ctx, (const char *[]){in("offs_order.h5")}, 1,
-                          "res", NULL, NULL, kv);
+  int rc = pmr_map_result(ctx, (const char *[]){in("offs_order.h5")}, 1, "res",
+                          NULL, NULL, kv);
   CHECK_EQ_I(rc, PMR_EINVAL);
-  CHECK(strstr(pmr_errmsg(ctx), "offs_order.h5' group '/res': "
-                                "key_offsets[12] = 22 is out of order") !=
-        NULL);
+  CHECK(strstr(pmr_errmsg(ctx),
+               "offs_order.h5' group '/res': "
+               "key_offsets[12] = 22 is out of order") != NULL);
   CHECK(same_everywhere(pmr_errmsg(ctx)));
   pmr_kv_destroy(&kv);
 
@@ -637,8 +634,7 @@ static void test_bad(pmr_ctx *ctx) {
   CHECK(strstr(pmr_errmsg(ctx), "two.h5' holds 2 key/value groups (a, b)") !=
         NULL);
   CHECK(same_everywhere(pmr_errmsg(ctx)));
-  CHECK_EQ_I(pmr_result_describe(ctx, in("dense.h5"), NULL, &info),
-             PMR_EINVAL);
+  CHECK_EQ_I(pmr_result_describe(ctx, in("dense.h5"), NULL, &info), PMR_EINVAL);
   CHECK(strstr(pmr_errmsg(ctx), "holds no pmr key/value group") != NULL);
   CHECK_EQ_I(pmr_result_describe(ctx, missing, NULL, &info), PMR_ENOENT);
   CHECK_OK(ctx, pmr_result_describe(ctx, in("two.h5"), "b", &info));
@@ -688,7 +684,7 @@ int main(int argc, char **argv) {
 
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) {
-    static const char *const files[] = {"rt.h5",  "a.h5",     "b.h5",
+    static const char *const files[] = {"rt.h5",  "a.h5",       "b.h5",
                                         "m.h5",   "tricky2.h5", "empty2.h5",
                                         "b16.h5", "small.h5"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)

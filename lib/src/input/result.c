@@ -241,15 +241,15 @@ static herr_t pmr__find_cb(hid_t g, const char *name, const pmr__linfo *li,
     snprintf(fd->first, sizeof fd->first, "%s", name);
   size_t len = strlen(fd->names);
   if (len < sizeof fd->names - 1)
-    snprintf(fd->names + len, sizeof fd->names - len, "%s%s",
-             len ? ", " : "", name);
+    snprintf(fd->names + len, sizeof fd->names - len, "%s%s", len ? ", " : "",
+             name);
   return 0;
 }
 
 /* Rank 0: check `group` of `path` (NULL: find the only key/value group at
  * the root) and describe it in *ri. Returns a code with the message set. */
-static int pmr__res_probe_file(pmr_ctx *ctx, const char *path, const char *group,
-                           pmr__rinfo *ri) {
+static int pmr__res_probe_file(pmr_ctx *ctx, const char *path,
+                               const char *group, pmr__rinfo *ri) {
   memset(ri, 0, sizeof *ri);
 #if H5_VERSION_GE(1, 12, 0)
   htri_t is = H5Fis_accessible(path, H5P_DEFAULT);
@@ -287,8 +287,8 @@ static int pmr__res_probe_file(pmr_ctx *ctx, const char *path, const char *group
   if (!rc) {
     g = H5Oopen(f, group, H5P_DEFAULT);
     if (g < 0 || H5Iget_type(g) != H5I_GROUP)
-      rc = pmr__seterr(ctx, PMR_EINVAL, "'%s': '%s%s' is not a group", path,
-                       sl, group);
+      rc = pmr__seterr(ctx, PMR_EINVAL, "'%s': '%s%s' is not a group", path, sl,
+                       group);
   }
   /* A newer layout may have other datasets: say that first. */
   char layout[32];
@@ -413,14 +413,13 @@ static int pmr__res_probe_file(pmr_ctx *ctx, const char *path, const char *group
 }
 
 /* Collective: rank 0 checks every file (stopping at the first bad one) and
- * broadcasts what it found; the outcome is agreed. `groups` NULL: find each
+ * broadcasts what it found; the outcome is agreed. `group` NULL: find each
  * file's only key/value group. */
 static int pmr__res_probe(pmr_ctx *ctx, const char *const *paths, int npaths,
-                      const char *group, pmr__rinfo *ri) {
+                          const char *group, pmr__rinfo *ri) {
   uint64_t *sizes = pmr__calloc((size_t)npaths, sizeof *sizes);
-  int rc = pmr__agree(ctx, sizes ? PMR_OK
-                                 : pmr__seterr(ctx, PMR_ENOMEM,
-                                               "out of memory"));
+  int rc = pmr__agree(
+      ctx, sizes ? PMR_OK : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
   /* Missing, unreadable and non-regular files, named as for other inputs. */
   if (!rc)
     rc = pmr__stat_files(ctx, paths, npaths, sizes);
@@ -543,8 +542,7 @@ static int pmr__res_open(pmr__src *s, void *ts, const pmr__part *p,
   em->source = p->source;
   return PMR_OK;
 }
-static int pmr__res_next(pmr__src *s, void *ts, pmr__rec *r,
-                         pmr_emitter *em) {
+static int pmr__res_next(pmr__src *s, void *ts, pmr__rec *r, pmr_emitter *em) {
   const pmr__res *b = s->impl;
   pmr__res_t *t = ts;
   if (t->at >= t->end)
@@ -562,8 +560,8 @@ static int pmr__res_call(pmr__src *s, const pmr__rec *r, pmr_emitter *em) {
     return pmr_emit(em, r->data, r->len, r->data2);
   return ((pmr_pair_fn)s->fn)(r->data, r->len, r->data2, em, s->user);
 }
-static void pmr__res_where(const pmr__src *s, const pmr_emitter *em,
-                           char *buf, size_t n) {
+static void pmr__res_where(const pmr__src *s, const pmr_emitter *em, char *buf,
+                           size_t n) {
   const pmr__res *b = s->impl;
   snprintf(buf, n, "'%s' pair %llu", b->paths[em->source],
            (unsigned long long)em->record);
@@ -595,9 +593,7 @@ static herr_t pmr__h5_read1(hid_t d, hid_t memtype, uint64_t start,
     ms = H5Screate_simple(rank, ct, NULL);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL);
   }
-  herr_t e = fs < 0 || ms < 0
-                 ? -1
-                 : H5Dread(d, memtype, ms, fs, dxpl, buf);
+  herr_t e = fs < 0 || ms < 0 ? -1 : H5Dread(d, memtype, ms, fs, dxpl, buf);
   if (ms >= 0)
     H5Sclose(ms);
   if (fs >= 0)
@@ -620,8 +616,7 @@ typedef struct pmr__rbuf {
 static int pmr__res_more(pmr_ctx *ctx, bool mine, int *more) {
   int m = mine;
   return pmr__agree_mpi(ctx,
-                        MPI_Allreduce(&m, more, 1, MPI_INT, MPI_LOR,
-                                      ctx->comm),
+                        MPI_Allreduce(&m, more, 1, MPI_INT, MPI_LOR, ctx->comm),
                         "MPI_Allreduce while reading results");
 }
 
@@ -632,8 +627,8 @@ typedef struct pmr__rprog {
   double last;
 } pmr__rprog;
 
-static void pmr__res_progress(pmr_ctx *ctx, pmr_progress_fn fn,
-                              pmr__rprog *pg, bool final) {
+static void pmr__res_progress(pmr_ctx *ctx, pmr_progress_fn fn, pmr__rprog *pg,
+                              bool final) {
   if (!fn || ctx->rank != 0)
     return;
   double now = pmr__now();
@@ -648,8 +643,7 @@ static int pmr__res_file(pmr_ctx *ctx, const char *const *paths, int fi,
                          const pmr__rinfo *ri, pmr_pair_fn fn, void *user,
                          pmr_kv *kv, pmr__rbuf *rb, pmr_progress_fn pfn,
                          pmr__rprog *pg) {
-  const char *path = paths[fi], *group = ri->group,
-             *sl = pmr__slash(ri->group);
+  const char *path = paths[fi], *group = ri->group, *sl = pmr__slash(ri->group);
   int rc = PMR_OK;
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
@@ -685,8 +679,12 @@ static int pmr__res_file(pmr_ctx *ctx, const char *const *paths, int fi,
   uint64_t at = lo;
   int nt = ctx->nthreads;
   pmr__res blk = {paths, fi, 0, NULL, NULL, NULL, vrow};
-  pmr__src src = {&pmr__res_ops, ctx, NULL, 0, 0, "pairs", (void *)fn, user,
-                  &blk};
+  pmr__src src = {.ops = &pmr__res_ops,
+                  .ctx = ctx,
+                  .unit = "pairs",
+                  .fn = (void *)fn,
+                  .user = user,
+                  .impl = &blk};
   while (!rc) {
     int more = 0;
     rc = pmr__res_more(ctx, at < hi, &more);
@@ -701,8 +699,8 @@ static int pmr__res_file(pmr_ctx *ctx, const char *const *paths, int fi,
     rb->offs = o;
     if (lrc)
       p = 0;
-    herr_t e = pmr__h5_read1(ds.offs, H5T_NATIVE_UINT64, at, p ? p + 1 : 0,
-                             0, rb->offs, dxpl);
+    herr_t e = pmr__h5_read1(ds.offs, H5T_NATIVE_UINT64, at, p ? p + 1 : 0, 0,
+                             rb->offs, dxpl);
     if (e < 0 && !lrc)
       lrc = pmr__seterr(ctx, PMR_EHDF5,
                         "cannot read the key_offsets of '%s' group '%s%s' "
@@ -728,13 +726,12 @@ static int pmr__res_file(pmr_ctx *ctx, const char *const *paths, int fi,
       int g2 = pmr__grow_array(&v, &rb->vcap, (size_t)cnt, vrow, 1024);
       rb->vals = v;
       if (g1 || g2)
-        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory reading '%s'",
-                          path);
+        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory reading '%s'", path);
     }
     if (lrc)
       cnt = kb = 0;
-    e = pmr__h5_read1(ds.keys, H5T_NATIVE_UINT8, cnt ? rb->offs[0] : 0, kb,
-                      0, rb->keys, dxpl);
+    e = pmr__h5_read1(ds.keys, H5T_NATIVE_UINT8, cnt ? rb->offs[0] : 0, kb, 0,
+                      rb->keys, dxpl);
     e |= pmr__h5_read1(ds.vals, vmt, at, cnt, ri->cols, rb->vals, dxpl);
     if (e < 0 && !lrc)
       lrc = pmr__seterr(ctx, PMR_EHDF5, "cannot read '%s' group '%s%s' (HDF5)",
@@ -749,8 +746,7 @@ static int pmr__res_file(pmr_ctx *ctx, const char *const *paths, int fi,
     for (uint64_t a = 0; !lrc && a < cnt; a += per)
       if (pmr__parts_add(&src, &rb->pcap, fi, a, a + per < cnt ? a + per : cnt,
                          0))
-        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory reading '%s'",
-                          path);
+        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory reading '%s'", path);
     rc = pmr__agree(ctx, lrc);
     if (rc)
       break;
@@ -775,8 +771,7 @@ static int pmr__res_file(pmr_ctx *ctx, const char *const *paths, int fi,
 }
 
 int pmr_map_result(pmr_ctx *ctx, const char *const *paths, int npaths,
-                   const char *group, pmr_pair_fn fn, void *user,
-                   pmr_kv *kv) {
+                   const char *group, pmr_pair_fn fn, void *user, pmr_kv *kv) {
   if (!ctx)
     return PMR_EINVAL;
   bool bad = !kv || kv->ctx != ctx || npaths < 1 || !paths || !group ||
@@ -792,15 +787,15 @@ int pmr_map_result(pmr_ctx *ctx, const char *const *paths, int npaths,
             "set of the context are needed)";
   int rc = pmr__agree_arg(ctx, bad, why);
   if (!rc)
-    rc = pmr__agree(ctx, pmr__kv_check(kv, PMR__EMPTY | PMR__MAPPED |
-                                               PMR__REDUCED,
-                                       "pmr_map_result"));
+    rc = pmr__agree(ctx,
+                    pmr__kv_check(kv, PMR__EMPTY | PMR__MAPPED | PMR__REDUCED,
+                                  "pmr_map_result"));
   if (rc)
     return rc;
   double t0 = pmr__now(), map0 = ctx->stats.seconds[PMR_PHASE_MAP];
   pmr__rinfo *ri = pmr__calloc((size_t)npaths, sizeof *ri);
-  rc = pmr__agree(ctx, ri ? PMR_OK
-                          : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
+  rc = pmr__agree(ctx,
+                  ri ? PMR_OK : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
   if (!rc)
     rc = pmr__res_probe(ctx, paths, npaths, group, ri);
   /* Every rank has the same descriptions: the same verdict, in file order. */
