@@ -48,12 +48,20 @@ pmr_inputs() {
 pmr_record() {
   PMR_RECORD=$1
   shift
-  local version='' cmdline try
+  local version='' cmdline try app=pmr-wordcount a
   printf -v cmdline '%q ' "$@"
+  # The version of the pmr app the command runs (pmr-wordcount for commands
+  # that run none, such as the generator's).
+  for a; do
+    if [[ $a == pmr-* && $a != *[[:space:]]* ]]; then
+      app=$a
+      break
+    fi
+  done
   # --version starts MPI (a singleton, outside srun): allow it a retry on a
   # busy node rather than record no version.
   for try in 1 2 3; do
-    version=$(pmr-wordcount --version 2>/dev/null | head -n1) || true
+    version=$("$app" --version 2>/dev/null | head -n1) || true
     [[ -z $version ]] || break
     sleep "$try"
   done

@@ -527,10 +527,56 @@ PMR_EXTERN int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user,
  * (else PMR_EINVAL naming the file). Then pmr_kv_reduce combines equal
  * keys, e.g. to merge the results of a job array.
  * Collective. Returns PMR_OK, PMR_ENOENT, PMR_EACCES, PMR_EINVAL (not a pmr
- * key/value group), PMR_EHDF5, PMR_ENOMEM, PMR_ECALLBACK. */
+ * key/value group), PMR_EHDF5, PMR_ENOMEM, PMR_ECALLBACK.
+ *
+ * Details. Every file and group is checked before any pair is read, and the
+ * first bad one stops the call with a message naming it (the same on every
+ * rank): a missing or unreadable file (PMR_ENOENT, PMR_EACCES), not an HDF5
+ * file (PMR_EINVAL), no such group (PMR_ENOENT), a group that is not in the
+ * layout (a dataset missing, keys not uint8 [k], key_offsets not uint64
+ * [n + 1] running from 0 to k, values not numbers [n] or [n, m]: PMR_EINVAL),
+ * a layout_version attribute newer than PMR_LAYOUT_VERSION (PMR_EINVAL; a
+ * group without the attribute is read). With fn NULL the set must be a hash
+ * set and the values int64 [n] for a PMR_INT64 set, float64 [n] for a
+ * PMR_FLOAT64 set, uint8 [n, value_size] for a PMR_BYTES set (note that a
+ * PMR_COUNT set counts the pairs: merge counts into a PMR_SUM_I64 set).
+ * With fn, `value` points to the pair's values in their native form (an
+ * int64_t, a double, m bytes of a uint8 [n, m] dataset; any integer or
+ * floating type is handed over as it is stored, converted to this machine's
+ * byte order), valid during the call. pmr_emitter_source() is the file's
+ * index in `paths`, pmr_emitter_record() the pair's index in its file, and a
+ * failing callback's message reads "'FILE' pair R: ...". `group` may be
+ * nested ("run1/counts"). Pairs are read in rounds whose buffers stay within
+ * a quarter of the memory budget (a key longer than that is read whole).
+ * Thread safety: `fn` runs on several threads at once. */
 PMR_EXTERN int pmr_map_result(pmr_ctx *ctx, const char *const *paths,
                               int npaths, const char *group, pmr_pair_fn fn,
                               void *user, pmr_kv *kv);
+
+/* What a pmr result holds, as pmr_result_describe() finds it. */
+typedef struct pmr_result_info {
+  uint64_t pairs;         /* n */
+  uint64_t key_bytes;     /* all keys' bytes */
+  int dtype;              /* the values: PMR_INT64 (int64 [n]), PMR_FLOAT64
+                             (float64 [n]), PMR_BYTES (uint8 [n, m]), or -1
+                             (other numbers: readable through a callback) */
+  size_t value_size;      /* bytes of one pair's value(s) */
+  int64_t layout_version; /* the attribute; 0 when absent */
+  char group[256];        /* the group (as given, or the one found) */
+  char combiner[32];      /* the `combiner` attribute, "" when absent */
+  char app[64];           /* the `app` attribute, "" when absent */
+} pmr_result_info;
+
+/* Check `group` of the pmr result `path` as pmr_map_result does, and
+ * describe it in *out. `group` NULL: the one key/value group at the root of
+ * the file (PMR_EINVAL, naming them, when there are none or several). String
+ * attributes longer than their field are cut short.
+ * Collective (rank 0 reads the file). Ownership: *out is the caller's.
+ * Returns as pmr_map_result's checks: PMR_OK, PMR_ENOENT, PMR_EACCES,
+ * PMR_EINVAL, PMR_EHDF5, PMR_ENOMEM; the message names the file. */
+PMR_EXTERN int pmr_result_describe(pmr_ctx *ctx, const char *path,
+                                   const char *group,
+                                   pmr_result_info *out);
 
 /* ---- HDF5 datasets ----
  *

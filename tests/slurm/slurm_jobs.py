@@ -6,9 +6,9 @@
 Environment (set by tests/slurm/CMakeLists.txt):
   PMR_SOURCE_DIR   the source tree (jobs/, cluster/)
   PMR_CLUSTER_DIR  the cluster the fixture brought up (its env.sh)
-  PMR_TEST_PATH    directories to put first on PATH (where pmr-wordcount is)
+  PMR_TEST_PATH    directories to put first on PATH (where pmr-wordcount and
+                   pmr-merge are)
   PMR_TEST_WORK    scratch directory; CASE runs in PMR_TEST_WORK/CASE
-  PMR_PYTHON       a Python with h5py, for the jobs' merge steps
 
 Goldens come from Python (collections.Counter over bytes.split(), file by
 file), never from pmr; HDF5 results are read with h5py. Jobs are waited for
@@ -64,7 +64,6 @@ def job_env():
             del env[k]
     extra = [p for p in os.environ.get("PMR_TEST_PATH", "").split(os.pathsep) if p]
     env["PATH"] = os.pathsep.join(extra + [env.get("PATH", "/usr/bin:/bin")])
-    env["PMR_PYTHON"] = os.environ.get("PMR_PYTHON", sys.executable)
     return env
 
 
@@ -264,6 +263,19 @@ def read_record(path):
     return rec
 
 
+_version = None
+
+
+def pmr_version():
+    """The version the apps under test report ("0.2.0"), asked once."""
+    global _version
+    if _version is None:
+        out = run(["pmr-wordcount", "--version"]).stdout.split()
+        check(out, "pmr-wordcount --version printed nothing")
+        _version = out[-1]
+    return _version
+
+
 def expect_record(path, jid, ranks, threads, exit_status="0"):
     rec = read_record(path)
     for k in ("job_id", "nodes", "ranks", "threads", "layout", "version", "command",
@@ -272,7 +284,8 @@ def expect_record(path, jid, ranks, threads, exit_status="0"):
     check(rec["job_id"] == jid, f"{path}: job_id={rec['job_id']}, expected {jid}")
     check(rec["ranks"] == str(ranks) and rec["threads"] == str(threads),
           f"{path}: {rec['ranks']} ranks x {rec['threads']} threads, expected {ranks} x {threads}")
-    check("0.1.0" in rec["version"], f"{path}: version={rec['version']!r}")
+    check(rec["version"].endswith(f"(pmr) {pmr_version()}"),
+          f"{path}: version={rec['version']!r}, expected the apps' version {pmr_version()}")
     check(rec["exit_status"] == exit_status, f"{path}: exit_status={rec['exit_status']}, expected {exit_status}")
     return rec
 
@@ -353,11 +366,23 @@ def case_array():
     expect_state(recs[merge][0], "COMPLETED", "0:0")
     gold = golden(paths)
     attrs = expect_counts("out/arr/merged.h5", gold, "merge.sbatch")
-    check(len(attrs.get("inputs", [])) == 5, f"merged inputs attribute {attrs.get('inputs')}")
+    parts = [f"out/arr/part-{i:04d}.h5" for i in range(5)]
+    check(attrs.get("inputs") == parts, f"merged inputs attribute {attrs.get('inputs')}, expected {parts}")
+    check(attrs.get("app") == "wordcount" and attrs.get("combiner") == "sum_i64"
+          and attrs.get("nranks") == 2,
+          f"merged app={attrs.get('app')} combiner={attrs.get('combiner')} nranks={attrs.get('nranks')}, "
+          f"expected wordcount, sum_i64, 2 (the merge job's ranks)")
+    expect_record(f"out/arr/pmr-merge-{merge}.job", merge, 2, 1)
+    # pmr-merge --summary: parts, pairs read (distinct words per part, summed),
+    # distinct words, total words.
     summary = read_text("out/arr/summary.txt")
-    check(re.search(rf"^words\s+{sum(gold.values())}$", summary, re.M) and
+    pairs = sum(len(golden([p])) for p in paths)
+    check(re.search(r"^results\s+5$", summary, re.M) and
+          re.search(rf"^pairs\s+{pairs}$", summary, re.M) and
+          re.search(rf"^total\s+{sum(gold.values())}$", summary, re.M) and
           re.search(rf"^distinct\s+{len(gold)}$", summary, re.M),
-          f"summary.txt disagrees with the golden ({sum(gold.values())} words, {len(gold)} distinct):\n{summary}")
+          f"summary.txt disagrees with the golden (5 results, {pairs} pairs, {len(gold)} distinct, "
+          f"{sum(gold.values())} in total):\n{summary}")
     with open("out/arr/summary.txt", "rb") as f:
         check(b"\n".join(top_lines(gold, 5)) in f.read(), f"summary.txt top 5 wrong:\n{summary}")
     # The merge ran only after every task had ended.
@@ -383,7 +408,7 @@ def case_pipeline():
     attrs = expect_counts("out/pipe/wordcount.h5", gold, "pipeline compute step")
     check(attrs.get("nranks") == 4, f"compute step nranks={attrs.get('nranks')}")
     summary = read_text("out/pipe/summary.txt")
-    check(re.search(rf"^words\s+{sum(gold.values())}$", summary, re.M) and
+    check(re.search(rf"^total\s+{sum(gold.values())}$", summary, re.M) and
           re.search(rf"^distinct\s+{len(gold)}$", summary, re.M),
           f"pipeline summary.txt disagrees with the golden:\n{summary}")
     expect_record("out/pipe/compute/job.txt", ids["compute"], 4, 1)
