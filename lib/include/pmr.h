@@ -292,7 +292,9 @@ typedef struct pmr_kv pmr_kv;
 typedef enum pmr_dtype {
   PMR_INT64 = 0,   /* int64_t */
   PMR_FLOAT64 = 1, /* double */
-  PMR_BYTES = 2    /* opaque, value_size bytes (written as uint8 [n, size]) */
+  PMR_BYTES = 2,   /* opaque, value_size bytes (written as uint8 [n, size]) */
+  PMR_INT32 = 3,   /* int32_t: arrays written with pmr_h5out_rows only */
+  PMR_FLOAT32 = 4  /* float: arrays written with pmr_h5out_rows only */
 } pmr_dtype;
 
 /* Built-in combiners. */
@@ -793,6 +795,61 @@ enum {
 PMR_EXTERN int pmr_kv_write_h5_ex(pmr_kv *kv, const char *path,
                                   const char *group, const pmr_meta *meta,
                                   unsigned flags);
+
+/* ---- An HDF5 output file with several objects ----
+ *
+ * For results made of several datasets (a histogram's edges and counts,
+ * k-means' centroids and per-point assignments, generated data): open the
+ * output once, add sets, row-distributed arrays and attributes, then close
+ * it, which publishes it under `path` only when every call succeeded (the
+ * same temporary-name-then-rename rule as pmr_kv_write_h5, including
+ * PMR_WRITE_ADD's copy on write of an existing file). Every call is
+ * collective over the context's communicator, agreed (every rank returns
+ * the same code and message), and must be made by all ranks in the same
+ * order. Thread safety: the MPI thread. After a failed call the file can
+ * only be closed (nothing is published). */
+typedef struct pmr_h5out pmr_h5out;
+
+/* Open `path` for writing (flags: 0 = a new file replaces any old one at
+ * close; PMR_WRITE_ADD = keep the existing file's other objects).
+ * Ownership: close with pmr_h5out_close(). Returns as pmr_kv_write_h5. */
+PMR_EXTERN int pmr_h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
+                              pmr_h5out **out);
+
+/* Write a row-distributed array as dataset `name` (a path such as
+ * "kmeans/assignments"; groups on the way are created; an existing object
+ * of that name is replaced). Each rank passes its `nrows` rows of `ncols`
+ * values of `type` (PMR_INT64, PMR_FLOAT64, PMR_INT32, PMR_FLOAT32; `rows`
+ * holds nrows x ncols values, row-major); the dataset holds rank 0's rows,
+ * then rank 1's, and so on: [sum of nrows] when ncols is 0 (1-D), else
+ * [sum of nrows, ncols]. A small array known on every rank is written by
+ * passing its rows on one rank and 0 rows elsewhere. Counts over 2^31 are
+ * fine (written in pieces of at most 1 GiB). Returns PMR_OK, PMR_EINVAL
+ * (bad type, or ncols differing between ranks), PMR_EHDF5, PMR_ENOMEM,
+ * PMR_EMPI, PMR_ESTATE (the file already failed). */
+PMR_EXTERN int pmr_h5out_rows(pmr_h5out *w, const char *name, pmr_dtype type,
+                              uint64_t ncols, uint64_t nrows,
+                              const void *rows);
+
+/* Write a reduced set as group `group` (as pmr_kv_write_h5 does, with its
+ * attributes and `meta`'s). Returns as pmr_kv_write_h5. */
+PMR_EXTERN int pmr_h5out_kv(pmr_h5out *w, pmr_kv *kv, const char *group,
+                            const pmr_meta *meta);
+
+/* Attributes on object `name` (a group, created if missing, or a dataset
+ * written before): the provenance every pmr result group carries
+ * (pmr_version, layout_version, nranks, nthreads, created, records,
+ * input_bytes, seconds_<phase>, app and command_line ("" unless `meta` sets
+ * them)) and then `meta`'s. Returns PMR_OK, PMR_EHDF5, PMR_ENOMEM, PMR_EMPI,
+ * PMR_ESTATE. */
+PMR_EXTERN int pmr_h5out_meta(pmr_h5out *w, const char *name,
+                              const pmr_meta *meta);
+
+/* Close the file: with `commit` (and no failed call before) rename it to
+ * its final name, else remove it. Accepts NULL and *w == NULL; sets *w =
+ * NULL. Returns the agreed outcome (PMR_OK only if the file was published;
+ * an earlier call's error code otherwise). */
+PMR_EXTERN int pmr_h5out_close(pmr_h5out **w, int commit);
 
 /* Write the set as text lines "key<TAB>value\n" (values in decimal for
  * PMR_INT64, %.17g for PMR_FLOAT64, hex for PMR_BYTES; a dense set's key is
