@@ -21,8 +21,11 @@ void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
 
 static void pmr_cli_usage(const pmr_cli *cli) {
   const pmr_cli_app *a = cli->app;
-  printf("Usage: %s [options] INPUT... %s\n%s\n\n", cli->prog,
-         a->output_optional ? "[-o OUT.h5]" : "-o OUT.h5", a->summary);
+  if (a->usage)
+    printf("Usage: %s %s\n%s\n\n", cli->prog, a->usage, a->summary);
+  else
+    printf("Usage: %s [options] INPUT... %s\n%s\n\n", cli->prog,
+           a->output_optional ? "[-o OUT.h5]" : "-o OUT.h5", a->summary);
   printf("Options:\n"
          "  -o, --output FILE    write the result to HDF5 file FILE\n"
          "%s"
@@ -157,12 +160,15 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   if (na)
     memcpy(all + nc, app->longopts, na * sizeof *all);
 
+  char shorts[128];
+  snprintf(shorts, sizeof shorts, ":o:t:m:h%s",
+           app->shortopts ? app->shortopts : "");
   int rc = PMR_CLI_RUN, opt;
   long long v;
   opterr = 0;
   optind = 1;
   while (rc == PMR_CLI_RUN &&
-         (opt = getopt_long(argc, argv, ":o:t:m:h", all, NULL)) != -1) {
+         (opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
     switch (opt) {
     case 'o':
       cli->output = optarg;
@@ -229,7 +235,8 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   cli->inputs = argv + optind;
   cli->ninputs = argc - optind;
   if (cli->ninputs == 0) {
-    pmr_cli_error(cli, "no input files (see --help)");
+    pmr_cli_error(cli, "%s (see --help)",
+                  app->no_inputs ? app->no_inputs : "no input files");
     return PMR_CLI_USAGE;
   }
   if (!cli->output && !app->output_optional) {

@@ -22,6 +22,13 @@ typedef struct pmr_cli_app {
   int (*on_option)(pmr_cli *cli, int opt, const char *arg, void *user);
   void *user;
   int output_optional;        /* 1: -o may be left out */
+  /* Optional (NULL: the defaults). The synopsis after the program's name in
+   * --help ("[options] INPUT... -o OUT.h5"); the app's short options for
+   * getopt, in its syntax ("s:n:"), added to the common ones; the message
+   * when no positional argument is given ("no input files"). */
+  const char *usage;
+  const char *shortopts;
+  const char *no_inputs;
 } pmr_cli_app;
 
 struct pmr_cli {
