@@ -113,15 +113,16 @@ static int bad(pmr_cli *cli, const char *opt, const char *arg,
   return PMR_CLI_USAGE;
 }
 
-/* A count: digits, optionally with a binary unit (1M = 1048576), >= 1. */
+/* A count: digits, optionally with a binary unit (1M = 1048576), from 1 to
+ * `max` (`maxs` in words). */
 static int parse_count(pmr_cli *cli, const char *opt, const char *arg,
-                       uint64_t max, uint64_t *out) {
+                       uint64_t max, const char *maxs, uint64_t *out) {
   size_t v;
   if (pmr_parse_size(arg, &v) != PMR_OK || v < 1 || (uint64_t)v > max) {
     char need[96];
     snprintf(need, sizeof need,
-             "need a whole number from 1 to %llu (K, M, G, T: binary units)",
-             (unsigned long long)max);
+             "need a whole number from 1 to %s (K, M, G, T: binary units)",
+             maxs);
     return bad(cli, opt, arg, need);
   }
   *out = (uint64_t)v;
@@ -143,9 +144,9 @@ static int parse_double(pmr_cli *cli, const char *opt, const char *arg,
       snprintf(need, sizeof need, "need a finite number %s %g",
                open ? ">" : ">=", lo);
     else
-      snprintf(need, sizeof need, "need a number %s %g and %g%s",
-               open ? "strictly between" : "from", lo, hi,
-               open ? "" : " (inclusive)");
+      snprintf(need, sizeof need, "need a number %s %g %s %g",
+               open ? "strictly between" : "from", lo, open ? "and" : "to",
+               hi);
     return bad(cli, opt, arg, need);
   }
   *out = v;
@@ -204,7 +205,7 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
   }
   case 'n':
     g->given |= GIVEN_COUNT;
-    return parse_count(cli, "--count", arg, (uint64_t)1 << 60, &o->n);
+    return parse_count(cli, "--count", arg, (uint64_t)1 << 60, "2^60", &o->n);
   case 'S': {
     char *end;
     errno = 0;
@@ -216,16 +217,17 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
   }
   case 'V':
     g->given |= GIVEN_VOCAB;
-    return parse_count(cli, "--vocab", arg, 100000000, &o->vocab);
+    return parse_count(cli, "--vocab", arg, 100000000, "100000000",
+                       &o->vocab);
   case 'e':
     g->given |= GIVEN_EXPONENT;
     return parse_double(cli, "--exponent", arg, 0, 100, 0, &o->exponent);
   case 'd':
     g->given |= GIVEN_DIM;
-    return parse_count(cli, "--dim", arg, 1 << 20, &o->dim);
+    return parse_count(cli, "--dim", arg, 1 << 20, "2^20", &o->dim);
   case 'k':
     g->given |= GIVEN_K;
-    return parse_count(cli, "--centres", arg, INT32_MAX, &o->k);
+    return parse_count(cli, "--centres", arg, INT32_MAX, "2^31-1", &o->k);
   case OPT_SPREAD:
     g->given |= GIVEN_SPREAD;
     return parse_double(cli, "--spread", arg, 0, INFINITY, 0, &o->spread);
@@ -592,8 +594,16 @@ static char *fmt_list(const double *v, int n) {
   if (!s)
     return NULL;
   *p = '\0';
-  for (int i = 0; i < n; i++)
-    p += snprintf(p, cap - (size_t)(p - s), "%s%.17g", i ? "," : "", v[i]);
+  for (int i = 0; i < n; i++) {
+    /* The shortest form that reads back as the same double. */
+    char one[32];
+    for (int prec = 15; prec <= 17; prec++) {
+      snprintf(one, sizeof one, "%.*g", prec, v[i]);
+      if (strtod(one, NULL) == v[i])
+        break;
+    }
+    p += snprintf(p, cap - (size_t)(p - s), "%s%s", i ? "," : "", one);
+  }
   return s;
 }
 
