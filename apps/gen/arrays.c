@@ -30,36 +30,39 @@ static void store(pmr_dtype t, void *out, uint64_t i, double v) {
     ((double *)out)[i] = v;
 }
 
-/* Elements [a, b) (global indices) into out + (a - lo). */
+/* Elements [a, b) (global indices) into out + (a - lo), through a small
+ * buffer of draws. */
 static void numbers_chunk(const gen_opts *o, uint64_t lo, uint64_t a,
                           uint64_t b, void *out) {
+  enum { BUF = 256 };
   pmr_dtype t = o->type;
-  if (o->dist == GEN_INTEGERS) {
-    uint64_t range = (uint64_t)o->ihigh - (uint64_t)o->ilow + 1;
-    for (uint64_t j = a; j < b; j++) {
-      int64_t v = gen_integer(o->seed, GEN_STREAM_NUMBERS, j, o->ilow, range);
-      if (t == PMR_INT32)
-        ((int32_t *)out)[j - lo] = (int32_t)v;
-      else
-        ((int64_t *)out)[j - lo] = v;
+  union {
+    uint64_t w[BUF];
+    double z[BUF];
+  } buf;
+  for (uint64_t s = a; s < b; s += BUF) {
+    uint64_t n = b - s < BUF ? b - s : BUF;
+    if (o->dist == GEN_INTEGERS) {
+      uint64_t range = (uint64_t)o->ihigh - (uint64_t)o->ilow + 1;
+      gen_words(o->seed, GEN_STREAM_NUMBERS, s, n, buf.w);
+      for (uint64_t i = 0; i < n; i++) {
+        int64_t v = gen_integer_w(buf.w[i], o->seed, GEN_STREAM_NUMBERS,
+                                  s + i, o->ilow, range);
+        if (t == PMR_INT32)
+          ((int32_t *)out)[s + i - lo] = (int32_t)v;
+        else
+          ((int64_t *)out)[s + i - lo] = v;
+      }
+    } else if (o->dist == GEN_UNIFORM) {
+      double w = o->high - o->low;
+      gen_words(o->seed, GEN_STREAM_NUMBERS, s, n, buf.w);
+      for (uint64_t i = 0; i < n; i++)
+        store(t, out, s + i - lo, o->low + w * gen_u01(buf.w[i]));
+    } else {
+      gen_normals(o->seed, GEN_STREAM_NUMBERS, s, n, buf.z);
+      for (uint64_t i = 0; i < n; i++)
+        store(t, out, s + i - lo, numbers_value(o, buf.z[i]));
     }
-    return;
-  }
-  if (o->dist == GEN_UNIFORM) {
-    double w = o->high - o->low;
-    for (uint64_t j = a; j < b;) {
-      uint64_t u[2];
-      gen_pair(o->seed, GEN_STREAM_NUMBERS, j >> 1, 0, u);
-      for (unsigned h = (unsigned)(j & 1); h < 2 && j < b; h++, j++)
-        store(t, out, j - lo, o->low + w * gen_u01(u[h]));
-    }
-    return;
-  }
-  for (uint64_t j = a; j < b;) {
-    double z[2];
-    gen_normal_pair(o->seed, GEN_STREAM_NUMBERS, j >> 1, z);
-    for (unsigned h = (unsigned)(j & 1); h < 2 && j < b; h++, j++)
-      store(t, out, j - lo, numbers_value(o, z[h]));
   }
 }
 
@@ -90,8 +93,12 @@ void gen_points_fill(const gen_opts *o, const double *centres, uint64_t lo,
     uint64_t a = lo + c * rows, b = a + rows < hi ? a + rows : hi;
     double *p = points + (a - lo) * d;
     gen_normals(o->seed, GEN_STREAM_POINTS, a * d, (b - a) * d, p);
+    uint64_t w[256];
     for (uint64_t i = a; i < b; i++, p += d) {
-      int64_t l = gen_integer(o->seed, GEN_STREAM_LABELS, i, 0, o->k);
+      if ((i - a) % 256 == 0)
+        gen_words(o->seed, GEN_STREAM_LABELS, i, b - i < 256 ? b - i : 256, w);
+      int64_t l = gen_integer_w(w[(i - a) % 256], o->seed, GEN_STREAM_LABELS,
+                                i, 0, o->k);
       const double *m = centres + (uint64_t)l * d;
       for (uint64_t j = 0; j < d; j++)
         p[j] = m[j] + o->spread * p[j];

@@ -216,9 +216,8 @@ static size_t text_block(uint64_t seed, uint32_t nwords, const alias_slot *a,
   for (uint64_t j = first; j < first + BLOCK_LINES; j++) {
     /* The draws first, then the table: the line's slot reads are then
      * independent of each other and overlap. */
-    uint64_t w[16];
-    for (unsigned q = 0; q < 8; q++)
-      gen_pair(seed, GEN_STREAM_TEXT, j * 8 + q, 0, w + 2 * q);
+    uint64_t w[2 * GEN_LANES];
+    gen_pairs8(seed, GEN_STREAM_TEXT, j * 8, w);
     int nw = LINE_WORDS_MIN +
              (int)(w[0] % (LINE_WORDS_MAX - LINE_WORDS_MIN + 1));
     const alias_slot *sl[LINE_WORDS_MAX + 1];
