@@ -43,7 +43,8 @@ moved).
 
 --large (opt-in, CTest label `large`): 2^31 + 100 int32 elements (8 GiB
 file, 8 GiB of memory over the ranks), checked at the indices around 2^31
-and on a sample.
+and on a sample; then 2200 MiB of text, checked for its size and for whole
+lines of known words around byte 2^31.
 
 Exit status 0 when everything matches, 1 otherwise. Needs numpy and h5py.
 """
@@ -672,9 +673,34 @@ def large_run(args):
                     tail = d[n - 1000000:]
                     problems += hist_check("last million", np.bincount(tail // 100, minlength=10),
                                            [0.1] * 10, len(tail))
+        # Text past 2^31 bytes: the exact size, and whole lines of known words
+        # around byte 2^31.
+        size = 2200 * 2 ** 20
+        log = []
+        if not problems:
+            os.unlink(os.path.join(work, "big.h5"))
+            problems += run_gen(args, work, ["text", "-s", str(size), "-o", "big.txt"], log, timeout=1500)
+            print("\n".join(log))
+        if not problems:
+            path = os.path.join(work, "big.txt")
+            with open(path, "rb") as f:
+                f.seek(2 ** 31 - 100000)
+                window = f.read(200000)
+                f.seek(size - 1)
+                last = f.read(1)
+            if os.path.getsize(path) != size or last != b"\n":
+                problems.append("big.txt is %d bytes ending in %r, want %d ending in a newline"
+                                % (os.path.getsize(path), last, size))
+            voc = set(ref.vocabulary(200000))
+            lines = window.split(b"\n")[1:-1]
+            bad = [ln[:60] for ln in lines if not 10 <= len(ln.split(b" ")) <= 15
+                   or any(w not in voc for w in ln.split(b" "))]
+            if bad or len(lines) < 1000:
+                problems.append("around byte 2^31: %d lines, bad ones %r" % (len(lines), bad[:3]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("%s large (%d int32 elements)" % ("ok  " if not problems else "FAIL", n))
+    print("%s large (%d int32 elements; %d bytes of text)" % ("ok  " if not problems else "FAIL", n,
+                                                            2200 * 2 ** 20))
     for p in problems:
         print("     -", p)
     return 1 if problems else 0
