@@ -46,8 +46,8 @@ static void numbers_chunk(const gen_opts *o, uint64_t lo, uint64_t a,
       uint64_t range = (uint64_t)o->ihigh - (uint64_t)o->ilow + 1;
       gen_words(o->seed, GEN_STREAM_NUMBERS, s, n, buf.w);
       for (uint64_t i = 0; i < n; i++) {
-        int64_t v = gen_integer_w(buf.w[i], o->seed, GEN_STREAM_NUMBERS,
-                                  s + i, o->ilow, range);
+        int64_t v = gen_integer_w(buf.w[i], o->seed, GEN_STREAM_NUMBERS, s + i,
+                                  o->ilow, range);
         if (t == PMR_INT32)
           ((int32_t *)out)[s + i - lo] = (int32_t)v;
         else
@@ -78,9 +78,9 @@ void gen_numbers_fill(const gen_opts *o, uint64_t lo, uint64_t hi, void *out,
 
 void gen_centres(const gen_opts *o, double *centres) {
   for (uint64_t j = 0; j < o->k * o->dim; j++)
-    centres[j] = -o->box + 2.0 * o->box *
-                               gen_u01(gen_word(o->seed, GEN_STREAM_CENTRES,
-                                                j, 0));
+    centres[j] =
+        -o->box +
+        2.0 * o->box * gen_u01(gen_word(o->seed, GEN_STREAM_CENTRES, j, 0));
 }
 
 void gen_points_fill(const gen_opts *o, const double *centres, uint64_t lo,
@@ -97,8 +97,8 @@ void gen_points_fill(const gen_opts *o, const double *centres, uint64_t lo,
     for (uint64_t i = a; i < b; i++, p += d) {
       if ((i - a) % 256 == 0)
         gen_words(o->seed, GEN_STREAM_LABELS, i, b - i < 256 ? b - i : 256, w);
-      int64_t l = gen_integer_w(w[(i - a) % 256], o->seed, GEN_STREAM_LABELS,
-                                i, 0, o->k);
+      int64_t l = gen_integer_w(w[(i - a) % 256], o->seed, GEN_STREAM_LABELS, i,
+                                0, o->k);
       const double *m = centres + (uint64_t)l * d;
       for (uint64_t j = 0; j < d; j++)
         p[j] = m[j] + o->spread * p[j];
@@ -111,8 +111,8 @@ void gen_points_fill(const gen_opts *o, const double *centres, uint64_t lo,
 /* Sum of sines plus noise: x[i] = sum_k amp_k sin(2 pi frac(f_k i) +
  * phase_k) + sigma z_i, the fraction taken of the rounded product f_k i
  * (exact for i < 2^53), which keeps the sine's argument small. */
-static void sines_fill(const gen_opts *o, uint64_t lo, uint64_t hi,
-                       double *out, int threads) {
+static void sines_fill(const gen_opts *o, uint64_t lo, uint64_t hi, double *out,
+                       int threads) {
   uint64_t nchunks = (hi - lo + CHUNK - 1) / CHUNK;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (uint64_t c = 0; c < nchunks; c++) {
@@ -151,9 +151,8 @@ static void sines_fill(const gen_opts *o, uint64_t lo, uint64_t hi,
  * built by repeated multiplication (pow is not needed). The result differs
  * from the plain sequential recurrence only by rounding (~1e-16 relative;
  * the tests check 1e-12). */
-int gen_signal_fill(const gen_opts *o, MPI_Comm comm, uint64_t lo,
-                    uint64_t hi, double *out, int threads, char *msg,
-                    size_t msglen) {
+int gen_signal_fill(const gen_opts *o, MPI_Comm comm, uint64_t lo, uint64_t hi,
+                    double *out, int threads, char *msg, size_t msglen) {
   if (o->model == GEN_SINES) {
     sines_fill(o, lo, hi, out, threads);
     return 0;

@@ -66,14 +66,12 @@ void gen_numbers_fill(const gen_opts *o, uint64_t lo, uint64_t hi, void *out,
 /* centres: k x dim doubles (the same on every rank). */
 void gen_centres(const gen_opts *o, double *centres);
 void gen_points_fill(const gen_opts *o, const double *centres, uint64_t lo,
-                     uint64_t hi, double *points, int32_t *labels,
-                     int threads);
+                     uint64_t hi, double *points, int32_t *labels, int threads);
 /* Signal: collective for AR(1) (the carries between ranks' blocks are
  * gathered); `lo` must be a multiple of GEN_AR1_BLOCK there. Returns 0 or
  * a PMR_E* code (agreed) with a message in msg. */
-int gen_signal_fill(const gen_opts *o, MPI_Comm comm, uint64_t lo,
-                    uint64_t hi, double *out, int threads, char *msg,
-                    size_t msglen);
+int gen_signal_fill(const gen_opts *o, MPI_Comm comm, uint64_t lo, uint64_t hi,
+                    double *out, int threads, char *msg, size_t msglen);
 
 /* Progress on rank 0: `done` of `total` units of `phase`. */
 typedef void (*gen_progress_fn)(const char *phase, uint64_t done,

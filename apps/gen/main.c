@@ -99,12 +99,11 @@ static const struct option gen_longopts[] = {
     {"phases", required_argument, NULL, OPT_PHASES},
     {0}};
 
-static const char *const kind_names[] = {"text", "points", "signal",
-                                         "numbers"};
+static const char *const kind_names[] = {"text", "points", "signal", "numbers"};
 static const char *const dist_names[] = {"uniform", "normal", "lognormal",
                                          "integers"};
 
-/* --- option values ----------------------------------------------------------- */
+/* --- option values -------------------------------------------------------- */
 
 static int bad(pmr_cli *cli, const char *opt, const char *arg,
                const char *need) {
@@ -145,8 +144,7 @@ static int parse_double(pmr_cli *cli, const char *opt, const char *arg,
                open ? ">" : ">=", lo);
     else
       snprintf(need, sizeof need, "need a number %s %g %s %g",
-               open ? "strictly between" : "from", lo, open ? "and" : "to",
-               hi);
+               open ? "strictly between" : "from", lo, open ? "and" : "to", hi);
     return bad(cli, opt, arg, need);
   }
   *out = v;
@@ -217,8 +215,7 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
   }
   case 'V':
     g->given |= GIVEN_VOCAB;
-    return parse_count(cli, "--vocab", arg, 100000000, "100000000",
-                       &o->vocab);
+    return parse_count(cli, "--vocab", arg, 100000000, "100000000", &o->vocab);
   case 'e':
     g->given |= GIVEN_EXPONENT;
     return parse_double(cli, "--exponent", arg, 0, 100, 0, &o->exponent);
@@ -260,8 +257,7 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
     g->given |= GIVEN_STD;
     return parse_double(cli, "--std", arg, 0, INFINITY, 0, &o->std);
   case OPT_TYPE: {
-    static const char *const types[] = {"float64", "float32", "int64",
-                                        "int32"};
+    static const char *const types[] = {"float64", "float32", "int64", "int32"};
     static const pmr_dtype dt[] = {PMR_FLOAT64, PMR_FLOAT32, PMR_INT64,
                                    PMR_INT32};
     if ((i = pick(arg, types, 4)) < 0)
@@ -287,7 +283,7 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
   case OPT_FREQS:
   case OPT_AMPS:
   case OPT_PHASES: {
-    double *to = opt == OPT_FREQS ? o->freq
+    double *to = opt == OPT_FREQS  ? o->freq
                  : opt == OPT_AMPS ? o->amp
                                    : o->phase;
     const char *name = opt == OPT_FREQS  ? "--freqs"
@@ -295,13 +291,12 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
                                          : "--phases";
     int n = parse_list(arg, to, GEN_MAX_SINES);
     if (n < 0)
-      return bad(cli, name, arg, "need a comma-separated list of at most 64 "
-                                 "finite numbers");
+      return bad(cli, name, arg,
+                 "need a comma-separated list of at most 64 finite numbers");
     if (opt == OPT_FREQS) {
       for (int j = 0; j < n; j++)
         if (to[j] < 0)
-          return bad(cli, name, arg, "frequencies are cycles per sample, "
-                                     ">= 0");
+          return bad(cli, name, arg, "frequencies are cycles per sample, >= 0");
       o->nsines = n;
       g->given |= GIVEN_FREQS;
     } else if (opt == OPT_AMPS) {
@@ -322,14 +317,18 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
 static int gen_check(pmr_cli *cli, gen_cli *g) {
   gen_opts *o = &g->o;
   if (cli->ninputs != 1) {
-    pmr_cli_error(cli, "give one KIND (text, points, signal or numbers), "
-                       "not %d arguments (see --help)", cli->ninputs);
+    pmr_cli_error(cli,
+                  "give one KIND (text, points, signal or numbers), "
+                  "not %d arguments (see --help)",
+                  cli->ninputs);
     return PMR_CLI_USAGE;
   }
   int k = pick(cli->inputs[0], kind_names, 4);
   if (k < 0) {
-    pmr_cli_error(cli, "unknown KIND '%s': use text, points, signal or "
-                       "numbers (see --help)", cli->inputs[0]);
+    pmr_cli_error(cli,
+                  "unknown KIND '%s': use text, points, signal or "
+                  "numbers (see --help)",
+                  cli->inputs[0]);
     return PMR_CLI_USAGE;
   }
   o->kind = (gen_kind)k;
@@ -372,11 +371,12 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
     if (!(g->given & GIVEN_TYPE))
       o->type = ints ? PMR_INT64 : PMR_FLOAT64;
     if (ints != (o->type == PMR_INT64 || o->type == PMR_INT32)) {
-      pmr_cli_error(cli, "--type %s does not suit --dist %s: integers are "
-                         "int64 or int32, the others float64 or float32 "
-                         "(see --help)",
-                    o->type == PMR_INT64   ? "int64"
-                    : o->type == PMR_INT32 ? "int32"
+      pmr_cli_error(cli,
+                    "--type %s does not suit --dist %s: integers are "
+                    "int64 or int32, the others float64 or float32 "
+                    "(see --help)",
+                    o->type == PMR_INT64     ? "int64"
+                    : o->type == PMR_INT32   ? "int32"
                     : o->type == PMR_FLOAT32 ? "float32"
                                              : "float64",
                     dist_names[o->dist]);
@@ -400,12 +400,14 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
       if (g->high_arg && parse_int64(g->high_arg, &o->ihigh))
         return bad(cli, "--high", g->high_arg, "need a whole number (int64)");
       if (o->ilow > o->ihigh) {
-        pmr_cli_error(cli, "--low %lld is above --high %lld: integers are "
-                           "drawn from [low, high] (see --help)",
+        pmr_cli_error(cli,
+                      "--low %lld is above --high %lld: integers are "
+                      "drawn from [low, high] (see --help)",
                       (long long)o->ilow, (long long)o->ihigh);
         return PMR_CLI_USAGE;
       }
-      if (o->type == PMR_INT32 && (o->ilow < INT32_MIN || o->ihigh > INT32_MAX)) {
+      if (o->type == PMR_INT32 &&
+          (o->ilow < INT32_MIN || o->ihigh > INT32_MAX)) {
         pmr_cli_error(cli, "--type int32 needs --low and --high within "
                            "[-2^31, 2^31-1] (see --help)");
         return PMR_CLI_USAGE;
@@ -418,8 +420,9 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
                                       INFINITY, 0, &o->high))
         return PMR_CLI_USAGE;
       if (!(o->low < o->high) || !isfinite(o->high - o->low)) {
-        pmr_cli_error(cli, "--low %g must be below --high %g (and their "
-                           "difference finite) (see --help)",
+        pmr_cli_error(cli,
+                      "--low %g must be below --high %g (and their "
+                      "difference finite) (see --help)",
                       o->low, o->high);
         return PMR_CLI_USAGE;
       }
@@ -443,13 +446,17 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
         return PMR_CLI_USAGE;
       }
       if ((g->given & GIVEN_AMPS) && g->namps != o->nsines) {
-        pmr_cli_error(cli, "--amps has %d values for %d frequencies (see "
-                           "--help)", g->namps, o->nsines);
+        pmr_cli_error(cli,
+                      "--amps has %d values for %d frequencies (see "
+                      "--help)",
+                      g->namps, o->nsines);
         return PMR_CLI_USAGE;
       }
       if ((g->given & GIVEN_PHASES) && g->nphases != o->nsines) {
-        pmr_cli_error(cli, "--phases has %d values for %d frequencies (see "
-                           "--help)", g->nphases, o->nsines);
+        pmr_cli_error(cli,
+                      "--phases has %d values for %d frequencies (see "
+                      "--help)",
+                      g->nphases, o->nsines);
         return PMR_CLI_USAGE;
       }
       for (int i = 0; i < o->nsines; i++) {
@@ -501,7 +508,7 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
   return 0;
 }
 
-/* --- progress and statistics --------------------------------------------------- */
+/* --- progress and statistics ---------------------------------------------- */
 
 static double now(void) {
   struct timespec ts;
@@ -569,7 +576,7 @@ static void print_stats(pmr_ctx *ctx, const gen_opts *o, double gen_s,
           secs > 0 ? (double)all[0] / secs / 1e6 : 0.0);
 }
 
-/* --- the array kinds ------------------------------------------------------------- */
+/* --- the array kinds ------------------------------------------------------ */
 
 /* Rows [lo, hi) of `n` that rank r of `size` generates and writes: equal
  * shares, or whole AR(1) blocks for the AR(1) signal. */
@@ -681,15 +688,14 @@ static int describe(const gen_opts *o, const pmr_cli *cli, pmr_meta *m) {
  * points /centres (written by rank 0) and /labels. */
 static int write_arrays(pmr_ctx *ctx, const pmr_cli *cli, const gen_opts *o,
                         const char *main_name, pmr_dtype type, uint64_t cols,
-                        uint64_t rows, const void *data,
-                        const double *centres, const int32_t *lab,
-                        double gen_s, char *msg, size_t msglen) {
+                        uint64_t rows, const void *data, const double *centres,
+                        const int32_t *lab, double gen_s, char *msg,
+                        size_t msglen) {
   int rank = pmr_ctx_rank(ctx);
   pmr_h5out *w = NULL;
   pmr_meta *meta = NULL;
   double secs = gen_s; /* the slowest rank's: the same on every rank */
-  MPI_Allreduce(MPI_IN_PLACE, &secs, 1, MPI_DOUBLE, MPI_MAX,
-                pmr_ctx_comm(ctx));
+  MPI_Allreduce(MPI_IN_PLACE, &secs, 1, MPI_DOUBLE, MPI_MAX, pmr_ctx_comm(ctx));
   int rc = pmr_meta_create(&meta);
   if (!rc)
     rc = describe(o, cli, meta);
@@ -705,8 +711,8 @@ static int write_arrays(pmr_ctx *ctx, const pmr_cli *cli, const gen_opts *o,
   if (!rc)
     rc = pmr_h5out_rows(w, main_name, type, cols, rows, data);
   if (!rc && centres)
-    rc = pmr_h5out_rows(w, "centres", PMR_FLOAT64, o->dim,
-                        rank == 0 ? o->k : 0, centres);
+    rc = pmr_h5out_rows(w, "centres", PMR_FLOAT64, o->dim, rank == 0 ? o->k : 0,
+                        centres);
   if (!rc && lab)
     rc = pmr_h5out_rows(w, "labels", PMR_INT32, 0, rows, lab);
   if (!rc)
@@ -735,10 +741,10 @@ static int run_arrays(pmr_ctx *ctx, pmr_cli *cli, const gen_opts *o,
   share(o, rank, size, &lo, &hi);
   uint64_t rows = hi - lo;
   uint64_t cols = o->kind == GEN_POINTS ? o->dim : 0;
-  size_t el = o->kind == GEN_NUMBERS &&
-                      (o->type == PMR_FLOAT32 || o->type == PMR_INT32)
-                  ? 4
-                  : 8;
+  size_t el =
+      o->kind == GEN_NUMBERS && (o->type == PMR_FLOAT32 || o->type == PMR_INT32)
+          ? 4
+          : 8;
   pmr_dtype type = o->kind == GEN_NUMBERS ? o->type : PMR_FLOAT64;
   int labels = o->kind == GEN_POINTS && o->labels;
   double t0 = now();
@@ -747,12 +753,12 @@ static int run_arrays(pmr_ctx *ctx, pmr_cli *cli, const gen_opts *o,
   uint64_t nel = rows * (cols ? cols : 1);
   void *data = malloc(nel ? nel * el : 1);
   int32_t *lab = labels ? malloc(rows ? rows * sizeof *lab : 1) : NULL;
-  double *centres = o->kind == GEN_POINTS
-                        ? malloc(sizeof *centres * o->k * o->dim)
-                        : NULL;
+  double *centres =
+      o->kind == GEN_POINTS ? malloc(sizeof *centres * o->k * o->dim) : NULL;
   int lrc = !data || (labels && !lab) || (o->kind == GEN_POINTS && !centres)
                 ? PMR_ENOMEM
-                : 0, rc = 0;
+                : 0,
+      rc = 0;
   MPI_Allreduce(&lrc, &rc, 1, MPI_INT, MPI_MAX, comm);
   const char *main_name = o->kind == GEN_POINTS   ? "points"
                           : o->kind == GEN_SIGNAL ? "signal"
@@ -760,7 +766,8 @@ static int run_arrays(pmr_ctx *ctx, pmr_cli *cli, const gen_opts *o,
   int show = cli->progress > 0 || (cli->progress < 0 && isatty(2));
   gen_progress_fn prog = show && rank == 0 ? gen_progress : NULL;
   if (rc) {
-    snprintf(msg, msglen, "out of memory for this rank's share of the output "
+    snprintf(msg, msglen,
+             "out of memory for this rank's share of the output "
              "(%.1f MiB on each of %d ranks): use more ranks",
              (double)o->bytes / size / (1 << 20), size);
   } else if (o->kind == GEN_SIGNAL) {
@@ -910,8 +917,8 @@ int main(int argc, char **argv) {
     gen_text_stats st;
     rc = gen_text_write(&g.o, pmr_ctx_comm(ctx), cli.output,
                         pmr_ctx_memory(ctx), pmr_ctx_threads(ctx),
-                        show && cli.rank == 0 ? gen_progress : NULL, &cli,
-                        &st, msg, sizeof msg);
+                        show && cli.rank == 0 ? gen_progress : NULL, &cli, &st,
+                        msg, sizeof msg);
     res = (run_result){st.gen_seconds, st.write_seconds, st.bytes, st.lines};
   } else {
     rc = run_arrays(ctx, &cli, &g.o, &res, msg, sizeof msg);

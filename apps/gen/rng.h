@@ -113,8 +113,8 @@ static inline void gen_pairs8(uint64_t seed, uint32_t stream, uint64_t p,
 static inline void gen_pair(uint64_t seed, uint32_t stream, uint64_t p,
                             uint32_t attempt, uint64_t w[2]) {
   uint32_t o[4];
-  gen_philox((uint32_t)p, (uint32_t)(p >> 32), stream, attempt,
-             (uint32_t)seed, (uint32_t)(seed >> 32), o);
+  gen_philox((uint32_t)p, (uint32_t)(p >> 32), stream, attempt, (uint32_t)seed,
+             (uint32_t)(seed >> 32), o);
   w[0] = (uint64_t)o[0] | (uint64_t)o[1] << 32;
   w[1] = (uint64_t)o[2] | (uint64_t)o[3] << 32;
 }
@@ -170,9 +170,8 @@ static inline void gen_normals(uint64_t seed, uint32_t stream, uint64_t first,
 /* Integer j of `stream` in [lo, lo + range - 1] from its first word w
  * (word j, attempt 0); range 0 means 2^64 (every int64). Unbiased: Lemire,
  * "Fast random integer generation in an interval" (2019). */
-static inline int64_t gen_integer_w(uint64_t w, uint64_t seed,
-                                    uint32_t stream, uint64_t j, int64_t lo,
-                                    uint64_t range) {
+static inline int64_t gen_integer_w(uint64_t w, uint64_t seed, uint32_t stream,
+                                    uint64_t j, int64_t lo, uint64_t range) {
   if (range == 0)
     return (int64_t)w;
   unsigned __int128 m = (unsigned __int128)w * range;

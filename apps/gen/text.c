@@ -132,7 +132,7 @@ static int vocab_build(vocab *v, uint32_t n) {
   return 0;
 }
 
-/* --- Walker's alias table for P(r) ~ 1/(r+1)^s ----------------------------- */
+/* --- Walker's alias table for P(r) ~ 1/(r+1)^s ---------------------------- */
 
 /* Slot i of the table: a uniform index i is kept with probability
  * thresh / 2^32, else replaced by its alias. Both words are stored in the
@@ -206,7 +206,7 @@ static int alias_build(alias_slot **out, const vocab *v, double s,
   return 0;
 }
 
-/* --- blocks of lines --------------------------------------------------------- */
+/* --- blocks of lines ------------------------------------------------------ */
 
 /* Lines [first, first + BLOCK_LINES) into out (BLOCK_MAX bytes of room).
  * Returns the bytes written. */
@@ -218,8 +218,8 @@ static size_t text_block(uint64_t seed, uint32_t nwords, const alias_slot *a,
      * independent of each other and overlap. */
     uint64_t w[2 * GEN_LANES];
     gen_pairs8(seed, GEN_STREAM_TEXT, j * 8, w);
-    int nw = LINE_WORDS_MIN +
-             (int)(w[0] % (LINE_WORDS_MAX - LINE_WORDS_MIN + 1));
+    int nw =
+        LINE_WORDS_MIN + (int)(w[0] % (LINE_WORDS_MAX - LINE_WORDS_MIN + 1));
     const alias_slot *sl[LINE_WORDS_MAX + 1];
     unsigned pick[LINE_WORDS_MAX + 1];
     for (int m = 1; m <= nw; m++) {
@@ -239,7 +239,7 @@ static size_t text_block(uint64_t seed, uint32_t nwords, const alias_slot *a,
   return n;
 }
 
-/* --- MPI-IO ---------------------------------------------------------------- */
+/* --- MPI-IO --------------------------------------------------------------- */
 
 static double now(void) {
   struct timespec ts;
@@ -317,7 +317,8 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
   if (!rc && !(buf = malloc(kmax * BLOCK_MAX)))
     rc = PMR_ENOMEM;
   if (rc)
-    snprintf(msg, msglen, "out of memory building the vocabulary of %llu "
+    snprintf(msg, msglen,
+             "out of memory building the vocabulary of %llu "
              "words and a buffer of %llu MiB",
              (unsigned long long)o->vocab,
              (unsigned long long)(kmax * BLOCK_MAX >> 20));
@@ -330,8 +331,8 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
     if (c1 && c2) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      int len = snprintf(tmp, sizeof tmp, "%s/.%s.pmr-%ld-%lx.tmp",
-                         dirname(c1), basename(c2), (long)getpid(),
+      int len = snprintf(tmp, sizeof tmp, "%s/.%s.pmr-%ld-%lx.tmp", dirname(c1),
+                         basename(c2), (long)getpid(),
                          (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
       if (len < 0 || (size_t)len >= sizeof tmp) {
         rc = PMR_EINVAL;
@@ -349,11 +350,11 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
   if (!rc) {
     MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, comm);
     have_tmp = 1;
-    rc = mpi_code(MPI_File_open(comm, tmp,
-                                MPI_MODE_CREATE | MPI_MODE_EXCL |
-                                    MPI_MODE_WRONLY,
-                                MPI_INFO_NULL, &fh),
-                  "create", path, msg, msglen);
+    rc = mpi_code(
+        MPI_File_open(comm, tmp,
+                      MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_WRONLY,
+                      MPI_INFO_NULL, &fh),
+        "create", path, msg, msglen);
     rc = agree(comm, rc, msg, msglen);
     if (rc)
       fh = MPI_FILE_NULL;
@@ -363,8 +364,8 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
   /* Rounds: rank r generates blocks [base + r*k, base + (r+1)*k). k is
    * the same on every rank: enough blocks, by the expected line length,
    * for what is left, within kmax. */
-  double block_bytes = BLOCK_LINES * (LINE_WORDS_MIN + LINE_WORDS_MAX) / 2.0 *
-                       (mean_len + 1.0);
+  double block_bytes =
+      BLOCK_LINES * (LINE_WORDS_MIN + LINE_WORDS_MAX) / 2.0 * (mean_len + 1.0);
   uint64_t pos = 0, base = 0;
   while (!rc && pos < o->bytes) {
     double t1 = now();
