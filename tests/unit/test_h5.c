@@ -237,6 +237,100 @@ static void test_add(const char *dir, int rank) {
   pmr_ctx_destroy(&ctx);
 }
 
+/* pmr_h5out: row-distributed arrays (a different number of rows on each
+ * rank, none on some), 1-D and 2-D, four types, attributes on a group and
+ * on a dataset, a set beside them; an abandoned file is never published. */
+static void test_h5out(const char *dir, int rank, int size) {
+  pmr_ctx *ctx;
+  pmr_kv *kv = NULL;
+  pmr_h5out *w = NULL;
+  pmr_meta *meta = NULL;
+  char path[300], never[300];
+  snprintf(path, sizeof path, "%s/out.h5", dir);
+  snprintf(never, sizeof never, "%s/never.h5", dir);
+  CHECK_OK(NULL, pmr_ctx_create(MPI_COMM_WORLD, &ctx));
+  CHECK_OK(ctx, pmr_kv_create(ctx, PMR_SUM_I64, &kv));
+  CHECK_OK(ctx, pmr_map_index(ctx, 100, map_i64, NULL, kv));
+  CHECK_OK(ctx, pmr_kv_reduce(kv));
+  CHECK_OK(ctx, pmr_meta_create(&meta));
+  CHECK_OK(ctx, pmr_meta_set_str(meta, "app", "test"));
+  /* Rank r has 3r rows (rank 0 none) of 2 columns: row i is (i, -i). */
+  uint64_t n = 3 * (uint64_t)rank, first = 3 * (uint64_t)rank * (rank - 1) / 2;
+  int64_t *a = malloc((n ? n : 1) * 2 * sizeof *a);
+  double *x = malloc((n ? n : 1) * sizeof *x);
+  int32_t *i32 = malloc((n ? n : 1) * sizeof *i32);
+  float *f32 = malloc((n ? n : 1) * sizeof *f32);
+  for (uint64_t i = 0; i < n; i++) {
+    a[2 * i] = (int64_t)(first + i);
+    a[2 * i + 1] = -(int64_t)(first + i);
+    x[i] = (double)(first + i) * 0.5;
+    i32[i] = (int32_t)(first + i);
+    f32[i] = (float)(first + i);
+  }
+  CHECK_OK(ctx, pmr_h5out_open(ctx, path, 0, &w));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/pairs", PMR_INT64, 2, n, a));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/x", PMR_FLOAT64, 0, n, x));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/i32", PMR_INT32, 0, n, i32));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/f32", PMR_FLOAT32, 0, n, f32));
+  /* Written twice: the second replaces the first. */
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/x", PMR_FLOAT64, 0, n, x));
+  CHECK_OK(ctx, pmr_h5out_meta(w, "g", meta));
+  CHECK_OK(ctx, pmr_h5out_meta(w, "g/x", meta));
+  CHECK_OK(ctx, pmr_h5out_kv(w, kv, "g/counts", NULL));
+  /* A bad call fails on every rank, and the file can only be closed. */
+  CHECK(pmr_h5out_rows(w, "g/bad", PMR_BYTES, 0, n, a) == PMR_EINVAL);
+  CHECK_OK(ctx, pmr_h5out_close(&w, 1) == PMR_EINVAL ? PMR_OK : 1);
+  CHECK(access(path, F_OK) != 0); /* not published after the failure */
+  CHECK_OK(ctx, pmr_h5out_open(ctx, path, 0, &w));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/pairs", PMR_INT64, 2, n, a));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/x", PMR_FLOAT64, 0, n, x));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/i32", PMR_INT32, 0, n, i32));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "g/f32", PMR_FLOAT32, 0, n, f32));
+  CHECK_OK(ctx, pmr_h5out_meta(w, "g", meta));
+  CHECK_OK(ctx, pmr_h5out_kv(w, kv, "g/counts", NULL));
+  CHECK_OK(ctx, pmr_h5out_close(&w, 1));
+  CHECK(w == NULL);
+  /* Abandoned: nothing under the name, no temporary file. */
+  CHECK_OK(ctx, pmr_h5out_open(ctx, never, 0, &w));
+  CHECK_OK(ctx, pmr_h5out_rows(w, "x", PMR_FLOAT64, 0, n, x));
+  CHECK_OK(ctx, pmr_h5out_close(&w, 0));
+  MPI_Barrier(MPI_COMM_WORLD);
+  CHECK(access(never, F_OK) != 0);
+  if (rank == 0) {
+    uint64_t total = 3 * (uint64_t)size * (size - 1) / 2;
+    CHECK_EQ_I(rows_of(path, "/g/pairs"), total);
+    CHECK_EQ_I(rows_of(path, "/g/f32"), total);
+    CHECK_EQ_I(rows_of(path, "/g/counts/values"), 100);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t g = H5Gopen2(f, "g", H5P_DEFAULT);
+    hsize_t dims[2];
+    int nd;
+    int64_t *p = read_all(g, "pairs", H5T_NATIVE_INT64, 8, dims, &nd);
+    int32_t *q = read_all(g, "i32", H5T_NATIVE_INT32, 4, dims, &nd);
+    int bad = nd != 1;
+    for (uint64_t i = 0; i < total; i++)
+      bad += p[2 * i] != (int64_t)i || p[2 * i + 1] != -(int64_t)i ||
+             q[i] != (int32_t)i;
+    CHECK_EQ_I(bad, 0);
+    CHECK_EQ_I(attr_i64(g, "nranks"), size);
+    CHECK(H5Aexists(g, "app") > 0 && H5Aexists(g, "created") > 0);
+    free(p);
+    free(q);
+    H5Gclose(g);
+    H5Fclose(f);
+    unlink(path);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  CHECK_EQ_I(entries(dir), 0);
+  free(a);
+  free(x);
+  free(i32);
+  free(f32);
+  pmr_meta_free(&meta);
+  pmr_kv_destroy(&kv);
+  pmr_ctx_destroy(&ctx);
+}
+
 int main(int argc, char **argv) {
   int provided, rank, size;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
@@ -288,6 +382,7 @@ int main(int argc, char **argv) {
   pmr_meta_free(&meta);
   CHECK(meta == NULL);
   test_add(dir, rank);
+  test_h5out(dir, rank, size);
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0)
     rmdir(dir);

@@ -154,9 +154,11 @@ static herr_t pmr__h5_f64(hid_t g, const char *name, double v) {
   return pmr__h5_attr(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
-/* Attributes are metadata: every rank writes the same values. */
-static int pmr__h5_attrs(pmr_kv *kv, hid_t g, const pmr_meta *meta) {
-  pmr_ctx *ctx = kv->ctx;
+/* The provenance every result group carries, then the meta's (and, for a
+ * set, its layout and combiner). Attributes are metadata: every rank writes
+ * the same values. */
+static int pmr__h5_attrs(pmr_ctx *ctx, const pmr_kv *kv, hid_t g,
+                         const pmr_meta *meta) {
   char created[32] = {0};
   if (ctx->rank == 0) {
     time_t now = time(NULL);
@@ -179,12 +181,14 @@ static int pmr__h5_attrs(pmr_kv *kv, hid_t g, const pmr_meta *meta) {
     rc = pmr_ctx_stats_global(ctx, &g_stats);
   if (rc)
     return rc;
-  const pmr__op_desc *op = pmr__op(kv->op);
   herr_t e = 0;
   e |= pmr__h5_str(g, "pmr_version", PMR_VERSION_STRING);
   e |= pmr__h5_i64(g, "layout_version", PMR_LAYOUT_VERSION);
-  e |= pmr__h5_str(g, "layout", kv->kind == PMR__DENSE ? "dense" : "kv");
-  e |= pmr__h5_str(g, "combiner", op ? op->name : "user");
+  if (kv) {
+    const pmr__op_desc *op = pmr__op(kv->op);
+    e |= pmr__h5_str(g, "layout", kv->kind == PMR__DENSE ? "dense" : "kv");
+    e |= pmr__h5_str(g, "combiner", op ? op->name : "user");
+  }
   e |= pmr__h5_str(g, "app", "");
   e |= pmr__h5_str(g, "command_line", "");
   e |= pmr__h5_str(g, "created", created);
@@ -322,59 +326,345 @@ static int pmr__h5_unlink(hid_t f, const char *group) {
   return rc;
 }
 
-static int pmr__h5_file(pmr_kv *kv, const char *path, const char *tmp,
-                        const char *group, const pmr_meta *meta, bool add) {
-  pmr_ctx *ctx = kv->ctx;
-  int rc = PMR_OK;
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
-  H5Pset_all_coll_metadata_ops(fapl, 1);
-  H5Pset_coll_metadata_write(fapl, 1);
-  hid_t f = add ? H5Fopen(tmp, H5F_ACC_RDWR, fapl)
-                : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (f < 0)
-    rc = pmr__seterr(ctx, PMR_EHDF5,
-                     add ? "cannot open '%s' to add a group (not an HDF5 "
-                           "file?)"
-                         : "cannot create '%s' (HDF5)",
-                     path);
-  rc = pmr__agree(ctx, rc);
+/* ---- the output file ---- */
+
+struct pmr_h5out {
+  pmr_ctx *ctx;
+  char *path, *tmp;
+  hid_t f;
+  int failed; /* the first failed call's code */
+};
+
+/* HDF5 prints its error stack by default; the message is ours to give. */
+typedef struct pmr__h5quiet {
+  H5E_auto2_t fn;
+  void *data;
+} pmr__h5quiet;
+static pmr__h5quiet pmr__h5_quiet(void) {
+  pmr__h5quiet q;
+  H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  return q;
+}
+static void pmr__h5_loud(pmr__h5quiet q) {
+  H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
+}
+
+/* The common entry of every call on an open file: arguments agreed, and no
+ * call on a file that already failed. */
+static int pmr__h5out_leave(pmr_h5out *w, int rc) {
+  if (rc && !w->failed)
+    w->failed = rc;
+  return rc;
+}
+static int pmr__h5out_enter(pmr_h5out *w, bool bad, const char *what) {
+  pmr_ctx *ctx = w->ctx;
+  int rc = pmr__agree_arg(ctx, bad, what);
+  if (!rc && w->failed)
+    rc = pmr__agree(ctx, pmr__seterr(ctx, PMR_ESTATE,
+                                     "'%s': an earlier write failed; close "
+                                     "the file", w->path));
+  return pmr__h5out_leave(w, rc);
+}
+
+int pmr_h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
+                   pmr_h5out **out) {
+  if (!ctx || !out)
+    return PMR_EINVAL;
+  *out = NULL;
+  int rc = pmr__agree_arg(ctx, !path || (flags & ~(unsigned)PMR_WRITE_ADD),
+                          "pmr_h5out_open: no path, or unknown flags");
+  if (rc)
+    return rc;
+  pmr_h5out *w = pmr__calloc(1, sizeof *w);
+  char *p = pmr__strdup(path);
+  rc = pmr__agree(ctx, w && p ? PMR_OK
+                              : pmr__seterr(ctx, PMR_ENOMEM, "out of memory"));
   if (rc) {
-    if (f >= 0)
-      H5Fclose(f);
+    pmr__free(w);
+    pmr__free(p);
     return rc;
   }
-  if (add && pmr__h5_unlink(f, group))
-    rc = pmr__seterr(ctx, PMR_EHDF5, "cannot replace group '%s' in '%s'",
-                     group, path);
-  rc = pmr__agree(ctx, rc);
+  w->ctx = ctx;
+  w->path = p;
+  w->f = -1;
+  rc = pmr__out_begin(ctx, path, &w->tmp);
+  /* Adding to an existing file: rank 0 copies it to the temporary name,
+   * where objects are then added or replaced. */
+  int exists = 0;
+  if (!rc && (flags & PMR_WRITE_ADD)) {
+    int lrc = PMR_OK;
+    if (ctx->rank == 0) {
+      FILE *fp = fopen(path, "rb");
+      exists = fp != NULL;
+      if (fp)
+        fclose(fp);
+      if (exists)
+        lrc = pmr__copy_file(ctx, path, w->tmp);
+    }
+    rc = pmr__agree(ctx, lrc);
+    if (!rc)
+      rc = pmr__agree_mpi(ctx, MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm),
+                          "MPI_Bcast");
+  }
+  if (!rc) {
+    pmr__h5quiet q = pmr__h5_quiet();
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    w->f = exists ? H5Fopen(w->tmp, H5F_ACC_RDWR, fapl)
+                  : H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    pmr__h5_loud(q);
+    int lrc = PMR_OK;
+    if (w->f < 0)
+      lrc = pmr__seterr(ctx, PMR_EHDF5,
+                        exists ? "cannot open '%s' to add to it (not an "
+                                 "HDF5 file?)"
+                               : "cannot create '%s' (HDF5)",
+                        path);
+    rc = pmr__agree(ctx, lrc);
+  }
+  if (rc) {
+    /* Nothing published: remove the temporary file, keep the message. */
+    char msg[PMR__ERRMSG_MAX];
+    memcpy(msg, ctx->errmsg, sizeof msg);
+    w->failed = rc;
+    pmr_h5out_close(&w, 0);
+    memcpy(ctx->errmsg, msg, sizeof msg);
+    return rc;
+  }
+  *out = w;
+  return PMR_OK;
+}
+
+/* Make room for object `name`: groups on the way exist or are created, and
+ * an object of that name is removed. */
+static int pmr__h5out_place(pmr_h5out *w, const char *name) {
+  pmr_ctx *ctx = w->ctx;
+  int rc = pmr__h5_unlink(w->f, name) ? pmr__seterr(ctx, PMR_EHDF5,
+                                                    "cannot replace '%s' in "
+                                                    "'%s'",
+                                                    name, w->path)
+                                      : PMR_OK;
+  return pmr__agree(ctx, rc);
+}
+
+static hid_t pmr__group_create(hid_t f, const char *name) {
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t g = H5Gcreate2(f, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5Pclose(lcpl);
+  return g;
+}
+
+int pmr_h5out_kv(pmr_h5out *w, pmr_kv *kv, const char *group,
+                 const pmr_meta *meta) {
+  if (!w)
+    return PMR_EINVAL;
+  pmr_ctx *ctx = w->ctx;
+  int rc = pmr__h5out_enter(w, !kv || kv->ctx != ctx || !group || !*group,
+                            "pmr_h5out_kv: a set of this context and a "
+                            "non-empty group name are needed");
+  if (!rc)
+    rc = pmr__agree(ctx, pmr__kv_check(kv, PMR__READABLE, "pmr_kv_write_h5"));
+  if (rc)
+    return pmr__h5out_leave(w, rc);
+  double t0 = pmr__now();
+  pmr__h5quiet q = pmr__h5_quiet();
+  rc = pmr__h5out_place(w, group);
   hid_t g = -1;
   if (!rc) {
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    g = H5Gcreate2(f, group, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    H5Pclose(lcpl);
-    if (g < 0)
-      rc = pmr__seterr(ctx, PMR_EHDF5,
-                       "cannot create group '%s' in '%s' (HDF5)", group,
-                       path);
-    rc = pmr__agree(ctx, rc);
+    g = pmr__group_create(w->f, group);
+    rc = pmr__agree(ctx, g < 0 ? pmr__seterr(ctx, PMR_EHDF5,
+                                             "cannot create group '%s' in "
+                                             "'%s' (HDF5)",
+                                             group, w->path)
+                               : PMR_OK);
   }
   if (!rc)
-    rc = kv->kind == PMR__DENSE ? pmr__h5_dense_body(kv, g, path)
-                                : pmr__h5_kv_body(kv, g, path);
+    rc = kv->kind == PMR__DENSE ? pmr__h5_dense_body(kv, g, w->path)
+                                : pmr__h5_kv_body(kv, g, w->path);
   if (!rc) {
-    rc = pmr__h5_attrs(kv, g, meta);
+    rc = pmr__h5_attrs(ctx, kv, g, meta);
     if (rc == PMR_EHDF5)
-      pmr__seterr(ctx, rc, "cannot write attributes to '%s' (HDF5)", path);
+      pmr__seterr(ctx, rc, "cannot write attributes to '%s' (HDF5)", w->path);
     rc = pmr__agree(ctx, rc);
   }
   if (g >= 0)
     H5Gclose(g);
-  if (H5Fclose(f) < 0 && !rc)
-    rc = pmr__seterr(ctx, PMR_EHDF5, "cannot close '%s' (HDF5)", path);
-  return pmr__agree(ctx, rc);
+  pmr__h5_loud(q);
+  ctx->stats.seconds[PMR_PHASE_WRITE] += pmr__now() - t0;
+  return pmr__h5out_leave(w, rc);
+}
+
+static bool pmr__h5_types(pmr_dtype type, hid_t *ft, hid_t *mt,
+                          size_t *size) {
+  switch ((int)type) {
+  case PMR_INT64:
+    *ft = H5T_STD_I64LE, *mt = H5T_NATIVE_INT64, *size = 8;
+    return true;
+  case PMR_FLOAT64:
+    *ft = H5T_IEEE_F64LE, *mt = H5T_NATIVE_DOUBLE, *size = 8;
+    return true;
+  case PMR_INT32:
+    *ft = H5T_STD_I32LE, *mt = H5T_NATIVE_INT32, *size = 4;
+    return true;
+  case PMR_FLOAT32:
+    *ft = H5T_IEEE_F32LE, *mt = H5T_NATIVE_FLOAT, *size = 4;
+    return true;
+  }
+  return false;
+}
+
+#define PMR__ROWS_PIECE ((uint64_t)1 << 30) /* bytes per collective write */
+
+int pmr_h5out_rows(pmr_h5out *w, const char *name, pmr_dtype type,
+                   uint64_t ncols, uint64_t nrows, const void *rows) {
+  if (!w)
+    return PMR_EINVAL;
+  pmr_ctx *ctx = w->ctx;
+  hid_t ft = -1, mt = -1;
+  size_t esize = 0;
+  bool typed = pmr__h5_types(type, &ft, &mt, &esize);
+  /* ncols must agree: the min and max over ranks. */
+  uint64_t c[2] = {ncols, UINT64_MAX - ncols}, cm[2] = {0, 0};
+  int rc = pmr__agree_mpi(ctx,
+                          MPI_Allreduce(c, cm, 2, MPI_UINT64_T, MPI_MAX,
+                                        ctx->comm),
+                          "MPI_Allreduce of the row width");
+  if (rc)
+    return pmr__h5out_leave(w, rc);
+  bool same = cm[0] == ncols && UINT64_MAX - cm[1] == ncols;
+  size_t rowbytes = 0;
+  bool big = !typed || __builtin_mul_overflow((size_t)(ncols ? ncols : 1),
+                                              esize, &rowbytes);
+  rc = pmr__h5out_enter(w, !name || !*name || big || !same ||
+                               (nrows && !rows),
+                        "pmr_h5out_rows: a name, an array type (int64, "
+                        "float64, int32, float32), rows, and the same "
+                        "ncols on every rank are needed");
+  if (rc)
+    return rc;
+  double t0 = pmr__now();
+  uint64_t before = 0, total = 0;
+  int mrc = MPI_Exscan(&nrows, &before, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
+  if (mrc == MPI_SUCCESS)
+    mrc = MPI_Allreduce(&nrows, &total, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
+  rc = pmr__agree_mpi(ctx, mrc, "MPI_Exscan of the rows");
+  if (ctx->rank == 0)
+    before = 0;
+  pmr__h5quiet q = pmr__h5_quiet();
+  if (!rc)
+    rc = pmr__h5out_place(w, name);
+  hid_t d = -1;
+  if (!rc) {
+    /* The dataset, with any groups on its way. */
+    hsize_t dims[2] = {total, ncols};
+    hid_t sp = H5Screate_simple(ncols ? 2 : 1, dims, NULL);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    d = H5Dcreate2(w->f, name, ft, sp, lcpl, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
+    H5Pclose(lcpl);
+    H5Sclose(sp);
+    rc = pmr__agree(ctx, d < 0 ? pmr__seterr(ctx, PMR_EHDF5,
+                                             "cannot create dataset '%s' in "
+                                             "'%s' (HDF5)",
+                                             name, w->path)
+                               : PMR_OK);
+  }
+  /* Pieces of at most 1 GiB; every rank takes part in every write. */
+  uint64_t per = PMR__ROWS_PIECE / rowbytes ? PMR__ROWS_PIECE / rowbytes : 1;
+  uint64_t mine = (nrows + per - 1) / per, pieces = 0;
+  if (!rc)
+    rc = pmr__agree_mpi(ctx,
+                        MPI_Allreduce(&mine, &pieces, 1, MPI_UINT64_T,
+                                      MPI_MAX, ctx->comm),
+                        "MPI_Allreduce of the write pieces");
+  hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  for (uint64_t k = 0; !rc && k < pieces; k++) {
+    uint64_t a = k * per, n = a < nrows ? (nrows - a < per ? nrows - a : per)
+                                        : 0;
+    const unsigned char *p = n ? (const unsigned char *)rows + a * rowbytes
+                               : NULL;
+    herr_t e = pmr__h5_write1(d, mt, before + a, n, ncols, p, dxpl);
+    rc = pmr__agree(ctx, e < 0 ? pmr__seterr(ctx, PMR_EHDF5,
+                                             "cannot write '%s' in '%s' "
+                                             "(HDF5)",
+                                             name, w->path)
+                               : PMR_OK);
+  }
+  H5Pclose(dxpl);
+  if (d >= 0)
+    H5Dclose(d);
+  pmr__h5_loud(q);
+  ctx->stats.seconds[PMR_PHASE_WRITE] += pmr__now() - t0;
+  return pmr__h5out_leave(w, rc);
+}
+
+int pmr_h5out_meta(pmr_h5out *w, const char *name, const pmr_meta *meta) {
+  if (!w)
+    return PMR_EINVAL;
+  pmr_ctx *ctx = w->ctx;
+  int rc = pmr__h5out_enter(w, !name || !*name,
+                            "pmr_h5out_meta: an object name is needed");
+  if (rc)
+    return rc;
+  pmr__h5quiet q = pmr__h5_quiet();
+  /* The object if it exists, else a new group (the path must be valid up
+   * to it: H5Oopen fails on a missing component, and then we create). */
+  hid_t o = H5Oopen(w->f, name, H5P_DEFAULT);
+  if (o < 0)
+    o = pmr__group_create(w->f, name);
+  rc = pmr__agree(ctx, o < 0 ? pmr__seterr(ctx, PMR_EHDF5,
+                                           "cannot open or create '%s' in "
+                                           "'%s' (HDF5)",
+                                           name, w->path)
+                             : PMR_OK);
+  if (!rc) {
+    rc = pmr__h5_attrs(ctx, NULL, o, meta);
+    if (rc == PMR_EHDF5)
+      pmr__seterr(ctx, rc, "cannot write attributes to '%s' (HDF5)", w->path);
+    rc = pmr__agree(ctx, rc);
+  }
+  if (o >= 0)
+    H5Oclose(o);
+  pmr__h5_loud(q);
+  return pmr__h5out_leave(w, rc);
+}
+
+int pmr_h5out_close(pmr_h5out **pw, int commit) {
+  if (!pw || !*pw)
+    return PMR_OK;
+  pmr_h5out *w = *pw;
+  pmr_ctx *ctx = w->ctx;
+  int rc = w->failed;
+  if (!rc && !commit)
+    rc = pmr__seterr(ctx, PMR_ECALLBACK, "'%s' was not published", w->path);
+  if (w->f >= 0) {
+    pmr__h5quiet q = pmr__h5_quiet();
+    herr_t e = H5Fclose(w->f);
+    pmr__h5_loud(q);
+    if (e < 0 && !rc)
+      rc = pmr__seterr(ctx, PMR_EHDF5, "cannot close '%s' (HDF5)", w->path);
+  }
+  if (w->tmp)
+    rc = pmr__out_finish(ctx, rc, w->path, &w->tmp);
+  else
+    rc = pmr__agree(ctx, rc);
+  if (!commit && rc == PMR_ECALLBACK && !w->failed) {
+    ctx->errmsg[0] = '\0';
+    rc = PMR_OK; /* an abandoned file is not an error of its own */
+  }
+  pmr__free(w->path);
+  pmr__free(w);
+  *pw = NULL;
+  return rc;
 }
 
 int pmr_kv_write_h5_ex(pmr_kv *kv, const char *path, const char *group,
@@ -390,39 +680,15 @@ int pmr_kv_write_h5_ex(pmr_kv *kv, const char *path, const char *group,
     rc = pmr__agree(ctx, pmr__kv_check(kv, PMR__READABLE, "pmr_kv_write_h5"));
   if (rc)
     return rc;
-  double t0 = pmr__now();
-  char *tmp = NULL;
-  rc = pmr__out_begin(ctx, path, &tmp);
-  if (rc)
-    return rc;
-  /* Adding to an existing file: rank 0 copies it to the temporary name,
-   * where the group is then replaced. */
-  int exists = 0;
-  if (flags & PMR_WRITE_ADD) {
-    int lrc = PMR_OK;
-    if (ctx->rank == 0) {
-      FILE *fp = fopen(path, "rb");
-      exists = fp != NULL;
-      if (fp)
-        fclose(fp);
-      if (exists)
-        lrc = pmr__copy_file(ctx, path, tmp);
-    }
-    rc = pmr__agree(ctx, lrc);
-    if (!rc)
-      rc = pmr__agree_mpi(ctx, MPI_Bcast(&exists, 1, MPI_INT, 0, ctx->comm),
-                          "MPI_Bcast");
-  }
-  /* HDF5 prints its error stack by default; the message is ours to give. */
-  H5E_auto2_t efn;
-  void *edata;
-  H5Eget_auto2(H5E_DEFAULT, &efn, &edata);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  pmr_h5out *w = NULL;
+  rc = pmr_h5out_open(ctx, path, flags, &w);
   if (!rc)
-    rc = pmr__h5_file(kv, path, tmp, group, meta, exists != 0);
-  H5Eset_auto2(H5E_DEFAULT, efn, edata);
-  rc = pmr__out_finish(ctx, rc, path, &tmp);
-  ctx->stats.seconds[PMR_PHASE_WRITE] += pmr__now() - t0;
+    rc = pmr_h5out_kv(w, kv, group, meta);
+  if (w) {
+    int crc = pmr_h5out_close(&w, 1);
+    if (!rc)
+      rc = crc;
+  }
   return rc;
 }
 
