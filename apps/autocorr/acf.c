@@ -34,9 +34,9 @@ typedef double v4u __attribute__((vector_size(32), aligned(8)));
 #define AC_MAX_LOG2 26
 
 typedef struct ac_plan {
-  double *wr, *wi;    /* W[t] = exp(-2 pi i t / N), t < N */
-  double *f1r, *f1i;  /* the first pass's W[p], W[2p], W[3p], p < N/4, */
-  double *f2r, *f2i;  /* contiguous so that pass vectorises */
+  double *wr, *wi;   /* W[t] = exp(-2 pi i t / N), t < N */
+  double *f1r, *f1i; /* the first pass's W[p], W[2p], W[3p], p < N/4, */
+  double *f2r, *f2i; /* contiguous so that pass vectorises */
   double *f3r, *f3i;
 } ac_plan;
 
@@ -153,8 +153,8 @@ static int ac_plan_make(ac_plan *p, unsigned m) {
   p->f1r = malloc(q * sizeof(double)), p->f1i = malloc(q * sizeof(double));
   p->f2r = malloc(q * sizeof(double)), p->f2i = malloc(q * sizeof(double));
   p->f3r = malloc(q * sizeof(double)), p->f3i = malloc(q * sizeof(double));
-  if (!p->wr || !p->wi || !p->f1r || !p->f1i || !p->f2r || !p->f2i ||
-      !p->f3r || !p->f3i) {
+  if (!p->wr || !p->wi || !p->f1r || !p->f1i || !p->f2r || !p->f2i || !p->f3r ||
+      !p->f3i) {
     ac_plan_free(p);
     return -1;
   }
@@ -229,7 +229,8 @@ static void ac_pass4(size_t len, size_t s, const double *restrict wr,
 /* Rows (a[i], b[i], c[i], d[i]) of four vectors: a 4 x 4 transpose. */
 typedef long long v4i __attribute__((vector_size(32)));
 #if defined(__clang__)
-#define AC_SHUF(a, b, m0, m1, m2, m3) __builtin_shufflevector(a, b, m0, m1, m2, m3)
+#define AC_SHUF(a, b, m0, m1, m2, m3)                                          \
+  __builtin_shufflevector(a, b, m0, m1, m2, m3)
 #else
 #define AC_SHUF(a, b, m0, m1, m2, m3)                                          \
   __builtin_shuffle(a, b, (v4i){m0, m1, m2, m3})
@@ -249,21 +250,22 @@ typedef long long v4i __attribute__((vector_size(32)));
  * are adjacent, so each group of 4 x 4 is transposed on the way out. */
 AC_CLONES
 static void ac_pass4_first(size_t n, const ac_plan *pl,
-                           const double *restrict xr,
-                           const double *restrict xi, double *restrict yr,
-                           double *restrict yi) {
+                           const double *restrict xr, const double *restrict xi,
+                           double *restrict yr, double *restrict yi) {
   size_t n1 = n / 4;
   for (size_t p = 0; p < n1; p += 4) {
     AC_BFLY4(AC_LD(xr + p), AC_LD(xi + p), AC_LD(xr + p + n1),
-             AC_LD(xi + p + n1), AC_LD(xr + p + 2 * n1),
-             AC_LD(xi + p + 2 * n1), AC_LD(xr + p + 3 * n1),
-             AC_LD(xi + p + 3 * n1));
+             AC_LD(xi + p + n1), AC_LD(xr + p + 2 * n1), AC_LD(xi + p + 2 * n1),
+             AC_LD(xr + p + 3 * n1), AC_LD(xi + p + 3 * n1));
     v4 w1r = AC_LD(pl->f1r + p), w1i = AC_LD(pl->f1i + p);
     v4 w2r = AC_LD(pl->f2r + p), w2i = AC_LD(pl->f2i + p);
     v4 w3r = AC_LD(pl->f3r + p), w3i = AC_LD(pl->f3i + p);
-    v4 y1r = AC_CMUL_RE(w1r, w1i, t1r, t1i), y1i = AC_CMUL_IM(w1r, w1i, t1r, t1i);
-    v4 y2r = AC_CMUL_RE(w2r, w2i, t2r, t2i), y2i = AC_CMUL_IM(w2r, w2i, t2r, t2i);
-    v4 y3r = AC_CMUL_RE(w3r, w3i, t3r, t3i), y3i = AC_CMUL_IM(w3r, w3i, t3r, t3i);
+    v4 y1r = AC_CMUL_RE(w1r, w1i, t1r, t1i),
+       y1i = AC_CMUL_IM(w1r, w1i, t1r, t1i);
+    v4 y2r = AC_CMUL_RE(w2r, w2i, t2r, t2i),
+       y2i = AC_CMUL_IM(w2r, w2i, t2r, t2i);
+    v4 y3r = AC_CMUL_RE(w3r, w3i, t3r, t3i),
+       y3i = AC_CMUL_IM(w3r, w3i, t3r, t3i);
     AC_TRANSPOSE_STORE(yr + 4 * p, y0r, y1r, y2r, y3r);
     AC_TRANSPOSE_STORE(yi + 4 * p, y0i, y1i, y2i, y3i);
   }

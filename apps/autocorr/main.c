@@ -26,8 +26,7 @@
 #define AC_FFT_FROM 64
 
 enum { SCALE_NONE, SCALE_BIASED, SCALE_UNBIASED, SCALE_COEFF };
-static const char *const ac_scales[] = {"none", "biased", "unbiased",
-                                        "coeff"};
+static const char *const ac_scales[] = {"none", "biased", "unbiased", "coeff"};
 enum { METHOD_AUTO, METHOD_DIRECT, METHOD_FFT };
 static const char *const ac_methods[] = {"auto", "direct", "fft"};
 
@@ -112,8 +111,8 @@ typedef struct ac_slot {
 } ac_slot;
 
 typedef struct ac_job {
-  uint64_t K;    /* lags 0..K */
-  double mean;   /* subtracted from every sample (0 without --demean) */
+  uint64_t K;  /* lags 0..K */
+  double mean; /* subtracted from every sample (0 without --demean) */
   int fft;
   ac_slot *slot; /* [threads] */
 } ac_job;
@@ -142,9 +141,9 @@ static int ac_lags_fn(const pmr_rows *rows, pmr_emitter *em, void *user) {
     s->r = malloc((j->K + 1) * sizeof *s->r);
   size_t P = rows->nrows, avail = P + rows->halo;
   int rc = !s->work || !s->r ? -1
-           : j->fft ? ac_fft(s->work, rows->data, P, avail, j->K, j->mean, s->r)
-                    : ac_direct(s->work, rows->data, P, avail, j->K, j->mean,
-                                s->r);
+           : j->fft
+               ? ac_fft(s->work, rows->data, P, avail, j->K, j->mean, s->r)
+               : ac_direct(s->work, rows->data, P, avail, j->K, j->mean, s->r);
   if (rc)
     return pmr_emitter_fail(em, "out of memory for the lag sums of %llu rows",
                             (unsigned long long)P);
@@ -313,8 +312,8 @@ int main(int argc, char **argv) {
   uint64_t n = dims[0];
   if (!rc && nd != 1) {
     snprintf(msg, sizeof msg,
-             "'%s' is 2-D (%llu x %llu); pmr-autocorr needs a 1-D series",
-             spec, (unsigned long long)dims[0], (unsigned long long)dims[1]);
+             "'%s' is 2-D (%llu x %llu); pmr-autocorr needs a 1-D series", spec,
+             (unsigned long long)dims[0], (unsigned long long)dims[1]);
     rc = PMR_EINVAL;
   } else if (!rc && K >= n) {
     snprintf(msg, sizeof msg,
@@ -336,8 +335,8 @@ int main(int argc, char **argv) {
              (unsigned long long)(K + 1), nt, (double)budget / 1048576.0);
     rc = PMR_ENOMEM;
   }
-  job.fft = o.method == METHOD_FFT ||
-            (o.method == METHOD_AUTO && K >= AC_FFT_FROM);
+  job.fft =
+      o.method == METHOD_FFT || (o.method == METHOD_AUTO && K >= AC_FFT_FROM);
   job.slot = calloc((size_t)nt, sizeof *job.slot);
   int nomem = !job.slot;
   MPI_Allreduce(MPI_IN_PLACE, &nomem, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
