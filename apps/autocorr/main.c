@@ -247,7 +247,7 @@ int main(int argc, char **argv) {
   pmr_cli_app app = {
       .name = "autocorr",
       .summary =
-          "The autocorrelation r[k] = sum_i x[i] x[i+k], k = 0..L, of a 1-D "
+          "The autocorrelation r[k] = sum_i x[i] x[i+k], k = 0..L, of one 1-D "
           "HDF5 dataset\n(INPUT is FILE.h5:/path/to/dataset) over MPI ranks "
           "and OpenMP threads, scaled\nas Matlab's xcorr(x, L, scale) "
           "(lags k >= 0).",
@@ -337,6 +337,18 @@ int main(int argc, char **argv) {
   }
   job.fft =
       o.method == METHOD_FFT || (o.method == METHOD_AUTO && K >= AC_FFT_FROM);
+  /* Beyond the longest transform (2^26 points) only direct sums remain;
+   * the exact sums alone would need 35 GB per thread there. */
+  if (job.fft && !ac_fft_length(1, K)) {
+    if (o.method == METHOD_FFT && !rc) {
+      snprintf(msg, sizeof msg,
+               "--method fft: --max-lag %llu is beyond the longest transform; "
+               "use --method direct",
+               (unsigned long long)K);
+      rc = PMR_EINVAL;
+    }
+    job.fft = 0;
+  }
   job.slot = calloc((size_t)nt, sizeof *job.slot);
   int nomem = !job.slot;
   MPI_Allreduce(MPI_IN_PLACE, &nomem, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
