@@ -324,15 +324,18 @@ int main(int argc, char **argv) {
     rc = PMR_EINVAL;
   }
   /* The exact sums: 528 bytes per lag and thread (see pmr.h). Said here in
-   * the user's terms rather than the set's. */
+   * the user's terms rather than the set's, for the busiest rank (ranks may
+   * differ in threads), so that every rank comes to the same verdict. */
   size_t budget = pmr_ctx_memory(ctx);
-  if (!rc && (double)(K + 1) * 528.0 * nt > (double)budget) {
+  int ntmax = nt;
+  MPI_Allreduce(MPI_IN_PLACE, &ntmax, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (!rc && (double)(K + 1) * 528.0 * ntmax > (double)budget) {
     snprintf(msg, sizeof msg,
              "--max-lag %llu needs %.0f MiB per rank for exact lag sums "
              "(528 bytes x %llu lags x %d threads), more than the memory "
              "budget of %.0f MiB: raise -m or use fewer threads",
-             (unsigned long long)K, (double)(K + 1) * 528.0 * nt / 1048576.0,
-             (unsigned long long)(K + 1), nt, (double)budget / 1048576.0);
+             (unsigned long long)K, (double)(K + 1) * 528.0 * ntmax / 1048576.0,
+             (unsigned long long)(K + 1), ntmax, (double)budget / 1048576.0);
     rc = PMR_ENOMEM;
   }
   job.fft =
