@@ -816,7 +816,8 @@ PMR_EXTERN int pmr_farm_run(pmr_farm *farm, pmr_task_fn fn, void *user);
 
 /* Stop the farm on every rank: no rank is handed another task (the caller's
  * own pool is dropped at once, other ranks drop theirs when they next see
- * the stop, within about 20 ms of their next call). `reasons` (non-zero) is
+ * the stop, within about 20 ms of their next call; 20 ms more per 32
+ * ranks, so that rank 0 is not flooded). `reasons` (non-zero) is
  * OR-ed into the farm's shared stop word, which every rank reads with
  * pmr_farm_poll(). Not collective. Thread safety: any thread (from a thread
  * that may not call MPI the stop is local at once and reaches the other
@@ -828,7 +829,7 @@ PMR_EXTERN int pmr_farm_stop(pmr_farm *farm, unsigned reasons);
  * one-sided operations are emulated, see Progress above), publish the
  * deltas of pmr_farm_add, and read the shared stop word into *reasons (0:
  * not stopped; may be NULL). The stop word is read from rank 0 at most
- * every 20 ms; in between the last value read is given. Not collective.
+ * every 20 ms (per 32 ranks); in between the last value read is given. Not collective.
  * Thread safety: the MPI thread. Returns PMR_OK or PMR_EMPI. */
 PMR_EXTERN int pmr_farm_poll(pmr_farm *farm, unsigned *reasons);
 

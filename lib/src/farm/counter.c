@@ -9,10 +9,12 @@
 #include <sched.h>
 #include <time.h>
 
-/* How often a rank serving tasks from its pool looks at the shared stop
- * word: often enough that a stop is seen within a task or two, rarely
- * enough that rank 0 is not flooded. */
-#define PMR__FARM_CHECK_S 0.02
+/* How often a rank serving tasks from its pool (or polling) looks at the
+ * shared stop word: often enough that a stop is seen within a task or
+ * two, rarely enough that rank 0 is not flooded: 20 ms per 32 ranks. */
+static double pmr__farm_check_s(const pmr_farm *f) {
+  return 0.02 * (double)(1 + f->ctx->size / 32);
+}
 
 static bool pmr__farm_can_mpi(const pmr_farm *f) {
   return f->any_thread || pthread_equal(pthread_self(), f->main);
@@ -177,7 +179,8 @@ int pmr_farm_next(pmr_farm *f, uint64_t *begin, uint64_t *end) {
       break;
     if (f->stop)
       break;
-    if (mpi && f->npool > 0 && pmr__now() - f->checked >= PMR__FARM_CHECK_S) {
+    if (mpi && f->npool > 0 &&
+        pmr__now() - f->checked >= pmr__farm_check_s(f)) {
       if ((rc = pmr__farm_check(f)))
         break;
       continue;
@@ -236,7 +239,7 @@ int pmr_farm_poll(pmr_farm *f, unsigned *reasons) {
   int rc = f->err;
   if (!rc && (f->stop_unsent || f->dirty))
     rc = pmr__farm_publish(f);
-  if (!rc && pmr__now() - f->checked >= PMR__FARM_CHECK_S) {
+  if (!rc && pmr__now() - f->checked >= pmr__farm_check_s(f)) {
     rc = pmr__farm_check(f);
   } else if (!rc) {
     /* Where one-sided operations are emulated, rank 0 serves the other
