@@ -434,10 +434,11 @@ int main(int argc, char **argv) {
   };
   if (pmr_cli_early(&app, argc, argv))
     return 0;
+  /* First of all: a stop signal that comes while MPI starts or the tasks
+   * are read is kept (the farm then stops at once), not fatal. */
+  farm_signals_install();
   int provided;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-  /* At once: a stop signal while the tasks are read is kept, not fatal. */
-  farm_signals_install();
   pmr_cli cli;
   int prc = pmr_cli_parse(&cli, &app, argc, argv);
   if (prc == PMR_CLI_RUN) {

@@ -369,7 +369,13 @@ int pmr_farm_create(pmr_ctx *ctx, uint64_t n, int workers, pmr_farm **out) {
   mrc = MPI_Win_allocate(ctx->rank == 0 ? PMR__FW_WORDS * 8 : 0, 8, info,
                          ctx->comm, &f->base, &f->win);
   MPI_Info_free(&info);
-  if ((rc = pmr__agree_mpi(ctx, mrc, "MPI_Win_allocate of the farm"))) {
+  /* The usual cause is an MPI without a working one-sided transport
+   * between these nodes: say what to try. */
+  if ((rc = pmr__agree_mpi(ctx, mrc,
+                           "MPI_Win_allocate of the farm's counter (no "
+                           "one-sided MPI between these ranks? With Open MPI "
+                           "over TCP try OMPI_MCA_osc=^rdma or "
+                           "OMPI_MCA_osc=pt2pt)"))) {
     pthread_mutex_destroy(&f->lock);
     pmr__free(f);
     return rc;
