@@ -68,6 +68,7 @@ typedef struct journal {
   int fd;
   double synced; /* monotonic time of the last fdatasync */
   int dirty;
+  int failed; /* a line could not be written */
 } journal;
 
 /* Rank 0: create DIR if needed; unless `keep`, remove the earlier runs'
@@ -78,7 +79,8 @@ int journal_open(journal *j, const char *dir, const char *stamp, int rank,
                  size_t errlen);
 /* Write one line (a whole line per write(), so that a killed run leaves
  * whole lines); fdatasync at most every 50 ms (journal_tick) and at the
- * end (journal_close). */
+ * end (journal_close, which returns non-zero when any line or sync
+ * failed). */
 int journal_write(journal *j, const farm_rec *r, const char *host);
 void journal_tick(journal *j, double now);
 int journal_close(journal *j);

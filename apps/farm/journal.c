@@ -87,6 +87,7 @@ int journal_open(journal *j, const char *dir, const char *stamp, int rank,
   j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   j->synced = mono();
   j->dirty = 0;
+  j->failed = 0;
   if (j->fd < 0) {
     snprintf(err, errlen, "cannot create the journal '%s': %s", path,
              strerror(errno));
@@ -117,10 +118,11 @@ int journal_write(journal *j, const farm_rec *r, const char *host) {
                      (unsigned long long)r->id, r->state, r->exit_code,
                      r->signal, r->attempts, r->rank, r->start, r->seconds,
                      host);
-  if (len < 0 || (size_t)len >= sizeof line)
+  if (len < 0 || (size_t)len >= sizeof line || write_all(j->fd, line,
+                                                        (size_t)len)) {
+    j->failed = 1; /* reported by journal_close */
     return 1;
-  if (write_all(j->fd, line, (size_t)len))
-    return 1;
+  }
   j->dirty = 1;
   return 0;
 }
@@ -134,12 +136,13 @@ void journal_tick(journal *j, double now) {
 }
 
 int journal_close(journal *j) {
-  int rc = 0;
+  int rc = j->failed;
   if (j->fd >= 0) {
-    rc = fdatasync(j->fd) != 0;
+    rc |= fdatasync(j->fd) != 0;
     rc |= close(j->fd) != 0;
   }
   j->fd = -1;
+  j->failed = 0;
   return rc;
 }
 

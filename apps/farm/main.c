@@ -560,12 +560,14 @@ int main(int argc, char **argv) {
   if (farm_run(ctx, &t, pending, npending, &fo, &j, host, &res, err,
                sizeof err))
     goto fail;
+  /* A journal that could not be written costs only the ability to resume:
+   * the results are still written, then the run fails with the reason. */
+  char jerr[1024] = "";
   bad = journal_close(&j);
   if (bad)
-    snprintf(err, sizeof err, "cannot write the journal in '%.900s': %s", jdir,
-             strerror(errno));
-  if (farm_agree(ctx, bad, err, sizeof err))
-    goto fail;
+    snprintf(jerr, sizeof jerr, "cannot write the journal in '%.900s' "
+             "(--resume would run tasks again): %s", jdir, strerror(errno));
+  int journal_bad = farm_agree(ctx, bad, jerr, sizeof jerr);
   if (gather_table(ctx, &res, host, &tb, err, sizeof err))
     goto fail;
 
@@ -641,6 +643,10 @@ int main(int argc, char **argv) {
     free(all);
   }
 
+  if (journal_bad) {
+    snprintf(err, sizeof err, "%s", jerr);
+    goto fail;
+  }
   if ((res.stop & FARM_STOP_SIGNAL) && left > 0) {
     pmr_cli_error(&cli, "stopped by %s: %lld of %llu tasks succeeded, %lld "
                   "interrupted or not run, %lld failed; results in '%s'; "

@@ -135,6 +135,7 @@ typedef struct runner {
   double t_start, t_report;
   uint64_t done_rounds, failed_rounds; /* finished in earlier rounds */
   uint64_t started_local;
+  uint64_t spawn_errors;
   char err[512]; /* this rank's error, if any */
 } runner;
 
@@ -212,8 +213,12 @@ static int spawn_task(runner *r, slot *s) {
   int e = posix_spawn(&pid, "/bin/sh", &fa, &r->attr, argv, r->envp);
   posix_spawn_file_actions_destroy(&fa);
   if (e != 0) {
-    fprintf(stderr, "pmr-farm: rank %d: cannot start task %llu: %s\n",
-            r->rank, (unsigned long long)id, strerror(e));
+    /* Rare (no processes left, the log directory gone), and then likely
+     * for every task: said once per rank, the tasks fail with 127. */
+    if (!r->spawn_errors++)
+      fprintf(stderr, "pmr-farm: rank %d: cannot start task %llu: %s "
+              "(recorded as exit status 127; further such errors not "
+              "shown)\n", r->rank, (unsigned long long)id, strerror(e));
     return 1;
   }
   s->pid = pid;
