@@ -217,8 +217,7 @@ static void summary_ids(char *buf, size_t n, const farm_rec *rec, uint64_t nt,
 
 /* Collective: the table as pmr_write_columns_h5 columns (rank 0 holds
  * every row). */
-static int write_results(pmr_ctx *ctx, pmr_cli *cli, const opts *o,
-                         const tasklist *t, const table *tb,
+static int write_results(pmr_ctx *ctx, pmr_cli *cli, const tasklist *t, const table *tb,
                          pmr_meta *meta, char *err, size_t errlen) {
   uint64_t n = cli->rank == 0 ? t->n : 0;
   uint64_t *id = calloc(n + 1, 8), *hoff = calloc(n + 1, 8);
@@ -284,7 +283,6 @@ static int write_results(pmr_ctx *ctx, pmr_cli *cli, const opts *o,
       rc = 1;
     }
   }
-  (void)o;
   free(id);
   free(hoff);
   free(coff);
@@ -622,7 +620,7 @@ int main(int argc, char **argv) {
     snprintf(err, sizeof err, "out of memory");
   bad = farm_agree(ctx, bad, err, sizeof err);
   if (!bad)
-    bad = write_results(ctx, &cli, &o, &t, &tb, meta, err, sizeof err);
+    bad = write_results(ctx, &cli, &t, &tb, meta, err, sizeof err);
   pmr_meta_free(&meta);
   if (bad)
     goto fail;

@@ -354,7 +354,10 @@ static void fmt_hms(char *buf, size_t n, double s) {
 static void report(runner *r, double now, int last) {
   if (!r->o->progress || r->rank != 0)
     return;
-  if (!last && now - r->t_report < 0.5)
+  /* On a terminal the line is redrawn twice a second; in a file (a batch
+   * job's output) a line every 10 s is enough. */
+  int tty = isatty(STDERR_FILENO);
+  if (!last && now - r->t_report < (tty ? 0.5 : 10.0))
     return;
   r->t_report = now;
   int64_t c[PMR_FARM_COUNTERS];
@@ -367,7 +370,6 @@ static void report(runner *r, double now, int last) {
   char eta[32];
   fmt_hms(eta, sizeof eta,
           rate > 0 ? (double)(r->o->total - all_done) / rate : NAN);
-  int tty = isatty(STDERR_FILENO);
   fprintf(stderr, "%spmr-farm: %llu/%llu done, %lld running, %llu failed, "
           "%.1f tasks/s, ETA %s%s",
           tty ? "\r" : "", (unsigned long long)all_done,
