@@ -89,17 +89,19 @@ static void hs_sacc_norm(int64_t *l) {
 /* ---- the set's cells ----
  * Bins first (none in a statistics-only pass), then the statistics block. */
 enum {
-  HS_UNDER,   /* below the first edge, -Inf included */
-  HS_OVER,    /* above the last edge, +Inf included */
-  HS_NAN,     /* NaN */
-  HS_FINITE,  /* finite values: what the statistics are over */
-  HS_D_PINF,  /* x - c overflowed to +Inf / -Inf; (x - c)^2 to +Inf */
+  HS_UNDER,  /* below the first edge, -Inf included */
+  HS_OVER,   /* above the last edge, +Inf included */
+  HS_NAN,    /* NaN */
+  HS_FINITE, /* finite values: what the statistics are over */
+  HS_D_PINF, /* x - c overflowed to +Inf / -Inf; (x - c)^2 to +Inf */
   HS_D_NINF,
   HS_D2_INF,
-  HS_D_SUM,                /* HS_LIMBS digits of sum(x - c) */
-  HS_D2_SUM = HS_D_SUM + HS_LIMBS, /* HS_LIMBS digits of sum((x - c)^2) */
-  HS_NSTAT = HS_D2_SUM + HS_LIMBS
+  HS_DIGITS, /* then HS_LIMBS digits of each of the HS_NSUMS sums */
+  HS_NSTAT = HS_DIGITS + 3 * HS_LIMBS
 };
+/* The sums: x (for the mean), and x - c and (x - c)^2 (for the variance,
+ * where a shift c near the mean avoids cancellation). */
+enum { HS_SX, HS_SD, HS_SD2, HS_NSUMS };
 
 /* ---- options and the run ---- */
 
@@ -260,21 +262,21 @@ static inline uint64_t hs_search_bin(const hs_run *h, double x) {
 
 /* The statistics of one map call: tallies and two exact sums. */
 typedef struct hs_acc {
-  int64_t tally[HS_D_SUM];
-  int64_t d[HS_LIMBS], d2[HS_LIMBS];
+  int64_t tally[HS_DIGITS];
+  int64_t l[HS_NSUMS][HS_LIMBS];
   uint64_t adds;
 } hs_acc;
 
 /* Add x exactly; an infinity (x - c or its square overflowed) is tallied
  * instead, for the end to turn into the sum IEEE addition would give. */
-static void hs_exact(hs_acc *a, int64_t *l, int pinf, int ninf, double x) {
+static void hs_exact(hs_acc *a, int sum, int pinf, int ninf, double x) {
   if (isfinite(x))
-    hs_sacc_add(l, x);
+    hs_sacc_add(a->l[sum], x);
   else
     a->tally[x > 0 ? pinf : ninf]++;
   if (++a->adds == HS_NORM_PERIOD) {
-    hs_sacc_norm(a->d);
-    hs_sacc_norm(a->d2);
+    for (int k = 0; k < HS_NSUMS; k++)
+      hs_sacc_norm(a->l[k]);
     a->adds = 0;
   }
 }
@@ -339,31 +341,39 @@ static inline int hs_values(const hs_run *h, hs_thr *t, hs_acc *a,
 #define HS_HALO (HS_BLOCK - 1)
 
 static void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
-  double s[8] = {0}, q[8] = {0};
+  double s[8] = {0}, r[8] = {0}, q[8] = {0};
   uint64_t i = 0;
   for (; i + 8 <= n; i += 8)
     for (int k = 0; k < 8; k++) {
-      double d = isfinite(x[i + k]) ? x[i + k] - c : 0.0;
-      s[k] += d;
+      int f = isfinite(x[i + k]);
+      double v = f ? x[i + k] : 0.0, d = f ? v - c : 0.0;
+      s[k] += v;
+      r[k] += d;
       q[k] += d * d;
     }
   for (int k = 0; i < n; i++, k++) {
-    double d = isfinite(x[i]) ? x[i] - c : 0.0;
-    s[k] += d;
+    int f = isfinite(x[i]);
+    double v = f ? x[i] : 0.0, d = f ? v - c : 0.0;
+    s[k] += v;
+    r[k] += d;
     q[k] += d * d;
   }
-  double s1 = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  double s2 = ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
-  if (isfinite(s1) && isfinite(s2)) {
-    hs_exact(a, a->d, HS_D_PINF, HS_D_NINF, s1);
-    hs_exact(a, a->d2, HS_D2_INF, HS_D2_INF, s2);
+#define HS_TREE(a) (((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + \
+                   (((a)[4] + (a)[5]) + ((a)[6] + (a)[7]))
+  double sx = HS_TREE(s), sd = HS_TREE(r), sd2 = HS_TREE(q);
+#undef HS_TREE
+  if (isfinite(sx) && isfinite(sd) && isfinite(sd2)) {
+    hs_exact(a, HS_SX, 0, 0, sx);
+    hs_exact(a, HS_SD, 0, 0, sd);
+    hs_exact(a, HS_SD2, 0, 0, sd2);
     return;
   }
   for (i = 0; i < n; i++)
     if (isfinite(x[i])) {
       double d = x[i] - c;
-      hs_exact(a, a->d, HS_D_PINF, HS_D_NINF, d);
-      hs_exact(a, a->d2, HS_D2_INF, HS_D2_INF, d * d);
+      hs_exact(a, HS_SX, 0, 0, x[i]);
+      hs_exact(a, HS_SD, HS_D_PINF, HS_D_NINF, d);
+      hs_exact(a, HS_SD2, HS_D2_INF, HS_D2_INF, d * d);
     }
 }
 
@@ -412,15 +422,15 @@ static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
         t->cnt[b] = 0;
       }
   hs_blocks(&a, h->c, rows);
-  hs_sacc_norm(a.d);
-  hs_sacc_norm(a.d2);
-  for (int i = 0; i < HS_D_SUM; i++)
+  for (int i = 0; i < HS_DIGITS; i++)
     if ((rc = hs_emit(em, nb + (uint64_t)i, a.tally[i])))
       return rc;
-  for (int i = 0; i < HS_LIMBS; i++) {
-    if ((rc = hs_emit(em, nb + HS_D_SUM + (uint64_t)i, a.d[i])) ||
-        (rc = hs_emit(em, nb + HS_D2_SUM + (uint64_t)i, a.d2[i])))
-      return rc;
+  for (int k = 0; k < HS_NSUMS; k++) {
+    hs_sacc_norm(a.l[k]);
+    for (int i = 0; i < HS_LIMBS; i++)
+      if ((rc = hs_emit(em, nb + HS_DIGITS + (uint64_t)(k * HS_LIMBS + i),
+                        a.l[k][i])))
+        return rc;
   }
   return 0;
 }
@@ -457,7 +467,7 @@ typedef struct hs_piece {
 } hs_piece;
 
 typedef struct hs_feed {
-  hs_piece p[2 * (HS_LIMBS + 2)];
+  hs_piece p[HS_NSUMS * (HS_LIMBS + 2)];
   uint64_t n;
 } hs_feed;
 
@@ -487,7 +497,7 @@ static int hs_feed_all(uint64_t i, pmr_emitter *em, void *user) {
 
 typedef struct hs_result {
   int64_t under, over, nan, finite;
-  double sd, sd2; /* sum(x - c), sum((x - c)^2), each rounded once */
+  double sum[HS_NSUMS]; /* each rounded once */
 } hs_result;
 
 /* Reduce the pass's set (every rank gets it) and round its exact sums:
@@ -500,26 +510,26 @@ static int hs_collect(pmr_ctx *ctx, pmr_kv *kv, uint64_t nbins,
     return rc;
   const int64_t *v = pmr_kv_dense_values(kv);
   const int64_t *s = v + nbins;
-  int64_t d[HS_LIMBS], d2[HS_LIMBS];
-  memcpy(d, s + HS_D_SUM, sizeof d);
-  memcpy(d2, s + HS_D2_SUM, sizeof d2);
   r->under = s[HS_UNDER];
   r->over = s[HS_OVER];
   r->nan = s[HS_NAN];
   r->finite = s[HS_FINITE];
   hs_feed f = {.n = 0};
-  hs_exact_feed(&f, 0, d, s[HS_D_PINF], s[HS_D_NINF]);
-  hs_exact_feed(&f, 1, d2, s[HS_D2_INF], 0);
+  for (int k = 0; k < HS_NSUMS; k++) {
+    int64_t t[HS_LIMBS];
+    memcpy(t, s + HS_DIGITS + k * HS_LIMBS, sizeof t);
+    hs_exact_feed(&f, (uint64_t)k, t,
+                  k == HS_SD ? s[HS_D_PINF] : k == HS_SD2 ? s[HS_D2_INF] : 0,
+                  k == HS_SD ? s[HS_D_NINF] : 0);
+  }
   pmr_kv *sums = NULL;
-  rc = pmr_kv_create_dense(ctx, PMR_SUM_F64, 2, 1, &sums);
+  rc = pmr_kv_create_dense(ctx, PMR_SUM_F64, HS_NSUMS, 1, &sums);
   if (!rc)
     rc = pmr_map_index(ctx, 1, hs_feed_all, &f, sums);
   if (!rc)
     rc = pmr_kv_reduce(sums);
   if (!rc) {
-    const double *x = pmr_kv_dense_values(sums);
-    r->sd = x[0];
-    r->sd2 = x[1];
+    memcpy(r->sum, pmr_kv_dense_values(sums), sizeof r->sum);
   }
   pmr_kv_destroy(&sums);
   return rc;
@@ -542,21 +552,22 @@ static int hs_pass(pmr_ctx *ctx, char **specs, int nspecs, hs_run *h,
   return rc;
 }
 
-/* Mean and population variance (numpy's default, ddof = 0) from sums
- * shifted by c: var = E[(x - c)^2] - (E[x - c])^2. Exact sums leave only the
- * cancellation in that difference, about 2^-53 (E[x - c])^2 / var relative;
- * *redo says it exceeded 2^-33 (the shift was far from the mean: a --range
- * far from the data, a few huge outliers), so that the caller sums again
- * around the mean. */
-static void hs_moments(const hs_result *r, double c, double *mean,
-                       double *var, int *redo) {
+/* Mean, and population variance (numpy's default, ddof = 0) from the sums
+ * shifted by c: var = E[(x - c)^2] - (E[x - c])^2. The sums leave mostly
+ * the cancellation in that difference, about 2^-53 (E[x - c])^2 / var
+ * relative; *redo says it exceeded 2^-33 (the shift was far from the mean:
+ * a --range far from the data, a few huge outliers), so that the caller
+ * sums again around the mean. */
+static void hs_moments(const hs_result *r, double *mean, double *var,
+                       int *redo) {
   *redo = 0;
   if (r->finite == 0) {
     *mean = *var = NAN;
     return;
   }
-  double n = (double)r->finite, m1 = r->sd / n, m2 = r->sd2 / n;
-  *mean = c + m1;
+  double n = (double)r->finite, m1 = r->sum[HS_SD] / n,
+         m2 = r->sum[HS_SD2] / n;
+  *mean = r->sum[HS_SX] / n;
   *var = m2 - m1 * m1;
   if (*var < 0)
     *var = 0;
@@ -674,9 +685,8 @@ static int hs_span(const hs_opts *o, const double ext[4], double *lo,
     return 0;
   double width = *hi - *lo, norm = (double)o->bins / width;
   if (!(*lo < *hi) || !isfinite(width) || !isfinite(norm)) {
-    snprintf(msg, len,
-             "%s %.17g to %.17g cannot be cut into %lld equal bins (%s)",
-             o->have_range ? "--range" : "the finite values span", *lo, *hi,
+    snprintf(msg, len, "cannot cut %s %g to %g into %lld equal bins (%s)",
+             o->have_range ? "--range" : "the finite values' span", *lo, *hi,
              o->bins,
              !(*lo < *hi)        ? "all values equal; give --range"
              : !isfinite(width) ? "HI - LO overflows"
@@ -822,16 +832,16 @@ int main(int argc, char **argv) {
   if (!rc) {
     double var;
     int redo;
-    hs_moments(&s.r, h.c, &s.mean, &var, &redo);
+    hs_moments(&s.r, &s.mean, &var, &redo);
     if (redo) {
       /* Sum again around the mean; no bins this time. */
       hs_run h2 = {.nbins = 0, .c = s.mean, .thr = thr};
       hs_result r2;
-      double c2 = s.mean;
       rc = hs_pass(ctx, cli.inputs, cli.ninputs, &h2, &r2, NULL);
       r2.finite = s.r.finite; /* not counted again */
+      double mean2;
       if (!rc)
-        hs_moments(&r2, c2, &s.mean, &var, &redo);
+        hs_moments(&r2, &mean2, &var, &redo);
     }
     s.std = sqrt(var);
   }
