@@ -11,9 +11,9 @@
  *
  * Passes over the data: without --range, one to find the finite min and max
  * (a PMR_MIN_F64 dense set); then the histogram itself, into a PMR_SUM_I64
- * dense set that also carries the statistics as exact fixed-point digits
- * (see hs_sacc); rarely a third, for the standard deviation only (see
- * hs_stats). */
+ * dense set of the bins, the tallies and the statistics' sums as exact
+ * fixed-point digits (see hs_blocks); rarely a third, for the standard
+ * deviation alone (see hs_moments). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -34,9 +34,9 @@
  *
  * The mean and variance must not depend on how values fall to ranks and
  * threads. PMR_SUM_F64 dense sets are exact, but a map fills one set, and
- * the histogram's set counts int64 bins; a per-value emit would also cost
- * more than the binning. So each map call sums its values exactly here, in
- * the layout of libpmr's exact sums (66 limbs; limb i holds a 32-bit digit
+ * the histogram's set counts int64 bins. So each map call sums (the block
+ * sums of, see hs_blocks) its values exactly here, in the layout of
+ * libpmr's exact sums (66 limbs; limb i holds a 32-bit digit
  * of weight 2^(32 i - 1074), so any finite double lands in three limbs),
  * and emits the normalised digits into int64 cells of the histogram's set,
  * where they add up exactly (a cell takes 2^31 calls' digits before it
@@ -119,12 +119,12 @@ typedef struct hs_opts {
 } hs_opts;
 
 typedef struct hs_run {
-  uint64_t nbins;        /* 0: statistics only */
+  uint64_t nbins; /* 0: statistics only */
   int log;
-  const double *edges;   /* [nbins + 1] */
-  double lo, hi, norm;   /* edges[0], edges[nbins], nbins / (hi - lo) */
-  double c;              /* the shift of the statistics */
-  int minmax;            /* track min and max per thread */
+  const double *edges; /* [nbins + 1] */
+  double lo, hi, norm; /* edges[0], edges[nbins], nbins / (hi - lo) */
+  double c;            /* the shift of the statistics */
+  int minmax;          /* track min and max per thread */
   hs_thr *thr;
 } hs_run;
 
@@ -358,8 +358,9 @@ static void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
     r[k] += d;
     q[k] += d * d;
   }
-#define HS_TREE(a) (((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) + \
-                   (((a)[4] + (a)[5]) + ((a)[6] + (a)[7]))
+#define HS_TREE(a)                                                             \
+  (((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) +                                    \
+      (((a)[4] + (a)[5]) + ((a)[6] + (a)[7]))
   double sx = HS_TREE(s), sd = HS_TREE(r), sd2 = HS_TREE(q);
 #undef HS_TREE
   if (isfinite(sx) && isfinite(sd) && isfinite(sd2)) {
@@ -471,8 +472,8 @@ typedef struct hs_feed {
   uint64_t n;
 } hs_feed;
 
-static void hs_exact_feed(hs_feed *f, uint64_t cell, int64_t *t,
-                          int64_t pinf, int64_t ninf) {
+static void hs_exact_feed(hs_feed *f, uint64_t cell, int64_t *t, int64_t pinf,
+                          int64_t ninf) {
   hs_sacc_norm(t);
   for (int i = 0; i < HS_LIMBS; i++)
     if (t[i])
@@ -503,8 +504,7 @@ typedef struct hs_result {
 /* Reduce the pass's set (every rank gets it) and round its exact sums:
  * every rank holds the same pieces, and one of them feeds them into a
  * PMR_SUM_F64 set. */
-static int hs_collect(pmr_ctx *ctx, pmr_kv *kv, uint64_t nbins,
-                      hs_result *r) {
+static int hs_collect(pmr_ctx *ctx, pmr_kv *kv, uint64_t nbins, hs_result *r) {
   int rc = pmr_kv_reduce(kv);
   if (rc)
     return rc;
@@ -519,7 +519,9 @@ static int hs_collect(pmr_ctx *ctx, pmr_kv *kv, uint64_t nbins,
     int64_t t[HS_LIMBS];
     memcpy(t, s + HS_DIGITS + k * HS_LIMBS, sizeof t);
     hs_exact_feed(&f, (uint64_t)k, t,
-                  k == HS_SD ? s[HS_D_PINF] : k == HS_SD2 ? s[HS_D2_INF] : 0,
+                  k == HS_SD    ? s[HS_D_PINF]
+                  : k == HS_SD2 ? s[HS_D2_INF]
+                                : 0,
                   k == HS_SD ? s[HS_D_NINF] : 0);
   }
   pmr_kv *sums = NULL;
@@ -565,8 +567,7 @@ static void hs_moments(const hs_result *r, double *mean, double *var,
     *mean = *var = NAN;
     return;
   }
-  double n = (double)r->finite, m1 = r->sum[HS_SD] / n,
-         m2 = r->sum[HS_SD2] / n;
+  double n = (double)r->finite, m1 = r->sum[HS_SD] / n, m2 = r->sum[HS_SD2] / n;
   *mean = r->sum[HS_SX] / n;
   *var = m2 - m1 * m1;
   if (*var < 0)
@@ -586,7 +587,6 @@ static void hs_names(char **specs, int n, char *buf, size_t len) {
     at += (size_t)w;
   }
 }
-
 
 /* What the result group records beside the provenance. */
 typedef struct hs_summary {
@@ -688,7 +688,7 @@ static int hs_span(const hs_opts *o, const double ext[4], double *lo,
     snprintf(msg, len, "cannot cut %s %g to %g into %lld equal bins (%s)",
              o->have_range ? "--range" : "the finite values' span", *lo, *hi,
              o->bins,
-             !(*lo < *hi)        ? "all values equal; give --range"
+             !(*lo < *hi)       ? "all values equal; give --range"
              : !isfinite(width) ? "HI - LO overflows"
                                 : "the bins would be narrower than a double "
                                   "can tell apart");
@@ -811,7 +811,7 @@ int main(int argc, char **argv) {
     h.norm = (double)nbins / (hi - lo);
     /* The statistics' shift: the middle of the finite values, or of the
      * range (the data's extremes are not known before this pass then). */
-    h.c = o.have_range ? 0.5 * o.lo + 0.5 * o.hi
+    h.c = o.have_range    ? 0.5 * o.lo + 0.5 * o.hi
           : isnan(ext[0]) ? 0.0
                           : 0.5 * ext[0] + 0.5 * ext[1];
     h.minmax = o.have_range;
@@ -856,8 +856,8 @@ int main(int argc, char **argv) {
     pmr_meta *meta = NULL;
     pmr_h5out *w = NULL;
     char name[4096];
-    int named = snprintf(name, sizeof name, "%s/edges", o.group) <
-                (int)sizeof name;
+    int named =
+        snprintf(name, sizeof name, "%s/edges", o.group) < (int)sizeof name;
     rc = named ? pmr_meta_create(&meta) : PMR_EINVAL;
     if (!named)
       snprintf(msg, sizeof msg, "--group name too long");
@@ -867,8 +867,7 @@ int main(int argc, char **argv) {
       rc = pmr_h5out_open(ctx, cli.output, 0, &w);
     /* Small arrays known on every rank: rank 0 writes them. */
     if (!rc)
-      rc = pmr_h5out_rows(w, name, PMR_FLOAT64, 0, rank ? 0 : nbins + 1,
-                          edges);
+      rc = pmr_h5out_rows(w, name, PMR_FLOAT64, 0, rank ? 0 : nbins + 1, edges);
     if (!rc) {
       snprintf(name, sizeof name, "%s/counts", o.group);
       rc = pmr_h5out_rows(w, name, PMR_INT64, 0, rank ? 0 : nbins, counts);
