@@ -15,6 +15,7 @@
  * fixed-point digits (see hs_blocks); rarely a third, for the standard
  * deviation alone (see hs_moments). */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,8 +282,8 @@ static void hs_exact(hs_acc *a, int sum, int pinf, int ninf, double x) {
   }
 }
 
-/* Bin n values and tally them. Inlined with constant `mode` (1 equal bins,
- * 2 --log bins) and `local` so that each combination gets its own loop. */
+/* Bin n values and tally them (mode 1 equal bins, 2 --log bins; local:
+ * count in the thread's array). */
 static inline int hs_values(const hs_run *h, hs_thr *t, hs_acc *a,
                             const double *x, uint64_t n, int mode, int local,
                             pmr_emitter *em) {
@@ -333,35 +334,56 @@ static inline int hs_values(const hs_run *h, hs_thr *t, hs_acc *a,
  * rows (HS_BLOCK / ncols rows, at least 1), counted from its first row;
  * each block is summed in double, in one fixed order (8 lanes, combined as
  * a tree), by the call whose rows it starts in, reading its end from the
- * halo; and the blocks' sums are added exactly. A block whose sums
- * overflow is added value by value, exactly. Any rank and thread count
- * thus sums the same doubles exactly: the result is the same bit for bit,
- * and as accurate as numpy's pairwise sums. */
+ * halo; and the blocks' sums are added exactly. A block holding a NaN or an
+ * infinity, or whose sums overflow, is added value by value, exactly. Any rank
+ * and thread count thus sums the same doubles exactly: the result is the same
+ * bit for bit, and as accurate as numpy's pairwise sums. */
 #define HS_BLOCK 64
 #define HS_HALO (HS_BLOCK - 1)
 
-static void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
-  double s[8] = {0}, r[8] = {0}, q[8] = {0};
+/* Two lanes of doubles (GCC and Clang vector extension: SSE2, NEON, ...);
+ * each lane's arithmetic is IEEE's, so the order of operations, not the
+ * instructions, fixes the results. */
+typedef double hs_v2 __attribute__((vector_size(16)));
+
+static inline hs_v2 hs_load2(const double *p) {
+  hs_v2 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
+  /* Lane k of 8 sums the values k, k + 8, k + 16, ... in that order: four
+   * vectors of two lanes per sum, spelt out so that they stay in
+   * registers. */
+  hs_v2 cv = {c, c}, z = {0, 0};
+  hs_v2 s0 = z, s1 = z, s2 = z, s3 = z, r0 = z, r1 = z, r2 = z, r3 = z;
+  hs_v2 q0 = z, q1 = z, q2 = z, q3 = z;
   uint64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; k++) {
-      int f = isfinite(x[i + k]);
-      double v = f ? x[i + k] : 0.0, d = f ? v - c : 0.0;
-      s[k] += v;
-      r[k] += d;
-      q[k] += d * d;
-    }
-  for (int k = 0; i < n; i++, k++) {
-    int f = isfinite(x[i]);
-    double v = f ? x[i] : 0.0, d = f ? v - c : 0.0;
-    s[k] += v;
-    r[k] += d;
-    q[k] += d * d;
+  for (; i + 8 <= n; i += 8) {
+    hs_v2 v0 = hs_load2(x + i), v1 = hs_load2(x + i + 2);
+    hs_v2 v2 = hs_load2(x + i + 4), v3 = hs_load2(x + i + 6);
+    hs_v2 d0 = v0 - cv, d1 = v1 - cv, d2 = v2 - cv, d3 = v3 - cv;
+    s0 += v0, s1 += v1, s2 += v2, s3 += v3;
+    r0 += d0, r1 += d1, r2 += d2, r3 += d3;
+    q0 += d0 * d0, q1 += d1 * d1, q2 += d2 * d2, q3 += d3 * d3;
   }
-#define HS_TREE(a)                                                             \
-  (((a)[0] + (a)[1]) + ((a)[2] + (a)[3])) +                                    \
-      (((a)[4] + (a)[5]) + ((a)[6] + (a)[7]))
-  double sx = HS_TREE(s), sd = HS_TREE(r), sd2 = HS_TREE(q);
+  hs_v2 sv[4] = {s0, s1, s2, s3}, rv[4] = {r0, r1, r2, r3};
+  hs_v2 qv[4] = {q0, q1, q2, q3};
+  double ls[8], lr[8], lq[8];
+  memcpy(ls, sv, sizeof ls);
+  memcpy(lr, rv, sizeof lr);
+  memcpy(lq, qv, sizeof lq);
+  for (int k = 0; i < n; i++, k++) {
+    double d = x[i] - c;
+    ls[k] += x[i];
+    lr[k] += d;
+    lq[k] += d * d;
+  }
+#define HS_TREE(l)                                                             \
+  ((((l)[0] + (l)[1]) + ((l)[2] + (l)[3])) +                                   \
+   (((l)[4] + (l)[5]) + ((l)[6] + (l)[7])))
+  double sx = HS_TREE(ls), sd = HS_TREE(lr), sd2 = HS_TREE(lq);
 #undef HS_TREE
   if (isfinite(sx) && isfinite(sd) && isfinite(sd2)) {
     hs_exact(a, HS_SX, 0, 0, sx);
@@ -369,6 +391,8 @@ static void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
     hs_exact(a, HS_SD2, 0, 0, sd2);
     return;
   }
+  /* A NaN or an infinity in the block, or an overflow: value by value,
+   * exactly, the non-finite values left out. */
   for (i = 0; i < n; i++)
     if (isfinite(x[i])) {
       double d = x[i] - c;
@@ -378,17 +402,34 @@ static void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
     }
 }
 
-/* The blocks that start in this call's rows. */
-static void hs_blocks(hs_acc *a, double c, const pmr_rows *rows) {
+/* A call's rows, bins and blocks interleaved so that each block's values
+ * are binned and summed while in the cache: first the rows before the first
+ * block that starts here (binned only; their block is summed by the call
+ * it starts in), then each block that starts here (its own rows binned, all
+ * its rows summed, the last ones from the halo). Inlined with constant
+ * `mode` (0 statistics only, 1 equal bins, 2 --log bins) and `local`. */
+static inline int hs_scan(const hs_run *h, hs_thr *t, hs_acc *a,
+                          const pmr_rows *rows, int mode, int local,
+                          pmr_emitter *em) {
   uint64_t ncols = rows->ncols;
   uint64_t per = ncols >= HS_BLOCK ? 1 : (HS_BLOCK + ncols - 1) / ncols;
   uint64_t first = rows->first, end = first + rows->nrows;
+  uint64_t b0 = (first + per - 1) / per * per;
   const double *x = rows->data;
-  for (uint64_t b = (first + per - 1) / per * per; b < end; b += per) {
+  int rc = 0;
+  if (mode)
+    rc = hs_values(h, t, a, x, ((b0 < end ? b0 : end) - first) * ncols, mode,
+                   local, em);
+  for (uint64_t b = b0; b < end && !rc; b += per) {
+    uint64_t own = b + per < end ? b + per : end;
     /* The halo holds min(HS_HALO, rows left) rows: the block's end. */
     uint64_t be = b + per < rows->total ? b + per : rows->total;
-    hs_block(a, c, x + (b - first) * ncols, (be - b) * ncols);
+    const double *xb = x + (b - first) * ncols;
+    if (mode)
+      rc = hs_values(h, t, a, xb, (own - b) * ncols, mode, local, em);
+    hs_block(a, h->c, xb, (be - b) * ncols);
   }
+  return rc;
 }
 
 static int hs_emit(pmr_emitter *em, uint64_t cell, int64_t v) {
@@ -399,20 +440,20 @@ static int hs_emit(pmr_emitter *em, uint64_t cell, int64_t v) {
 static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
   const hs_run *h = user;
   hs_thr *t = &h->thr[pmr_emitter_thread(em)];
-  const double *x = rows->data;
   uint64_t n = rows->nrows * rows->ncols, nb = h->nbins;
   hs_acc a;
   memset(&a, 0, sizeof a);
-  int rc = 0;
   /* Counting into the thread's array pays when the call has several values
    * per bin; else each value is emitted. */
-  int local = t->cnt && nb <= n / 4;
-  if (nb && !h->log)
-    rc = local ? hs_values(h, t, &a, x, n, 1, 1, em)
-               : hs_values(h, t, &a, x, n, 1, 0, em);
-  else if (nb)
-    rc = local ? hs_values(h, t, &a, x, n, 2, 1, em)
-               : hs_values(h, t, &a, x, n, 2, 0, em);
+  int local = t->cnt && nb <= n / 4, rc;
+  if (!nb)
+    rc = hs_scan(h, t, &a, rows, 0, 0, em);
+  else if (!h->log)
+    rc = local ? hs_scan(h, t, &a, rows, 1, 1, em)
+               : hs_scan(h, t, &a, rows, 1, 0, em);
+  else
+    rc = local ? hs_scan(h, t, &a, rows, 2, 1, em)
+               : hs_scan(h, t, &a, rows, 2, 0, em);
   if (rc)
     return rc;
   if (local)
@@ -422,7 +463,6 @@ static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
           return rc;
         t->cnt[b] = 0;
       }
-  hs_blocks(&a, h->c, rows);
   for (int i = 0; i < HS_DIGITS; i++)
     if ((rc = hs_emit(em, nb + (uint64_t)i, a.tally[i])))
       return rc;
@@ -436,24 +476,29 @@ static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
   return 0;
 }
 
-/* Map callback of the first pass: finite min and max, and the positive
- * ones (--log), as (min, -max) pairs in a PMR_MIN_F64 set of 2 cells. */
+/* Map callback of the first pass: the finite min and max, and (user
+ * non-NULL: --log) the positive ones, as (min, -max) pairs in a PMR_MIN_F64
+ * set of 2 cells. Branch-free: signs and NaN are data, not predictable. */
 static int hs_extrema(const pmr_rows *rows, pmr_emitter *em, void *user) {
-  (void)user;
   const double *x = rows->data;
   uint64_t n = rows->nrows * rows->ncols;
-  double all[2] = {INFINITY, INFINITY}, pos[2] = {INFINITY, INFINITY};
-  for (uint64_t i = 0; i < n; i++) {
-    double v = x[i];
-    if (!isfinite(v))
-      continue;
-    all[0] = v < all[0] ? v : all[0];
-    all[1] = -v < all[1] ? -v : all[1];
-    if (v > 0) {
-      pos[0] = v < pos[0] ? v : pos[0];
-      pos[1] = -v < pos[1] ? -v : pos[1];
+  double a0 = INFINITY, a1 = INFINITY, p0 = INFINITY, p1 = INFINITY;
+  if (user)
+    for (uint64_t i = 0; i < n; i++) {
+      double v = fabs(x[i]) <= DBL_MAX ? x[i] : NAN; /* NaN never wins */
+      double w = v > 0 ? v : NAN;
+      a0 = v < a0 ? v : a0;
+      a1 = -v < a1 ? -v : a1;
+      p0 = w < p0 ? w : p0;
+      p1 = -w < p1 ? -w : p1;
     }
-  }
+  else
+    for (uint64_t i = 0; i < n; i++) {
+      double v = fabs(x[i]) <= DBL_MAX ? x[i] : NAN;
+      a0 = v < a0 ? v : a0;
+      a1 = -v < a1 ? -v : a1;
+    }
+  double all[2] = {a0, a1}, pos[2] = {p0, p1};
   int rc = pmr_emit_cell(em, 0, all);
   return rc ? rc : pmr_emit_cell(em, 1, pos);
 }
@@ -634,13 +679,13 @@ static int hs_meta(pmr_meta *m, const pmr_cli *cli, const hs_opts *o,
 
 /* Without --range: the finite min and max (and the positive ones) in one
  * pass. Each is NaN when there is none. */
-static int hs_find_extrema(pmr_ctx *ctx, char **specs, int nspecs,
+static int hs_find_extrema(pmr_ctx *ctx, char **specs, int nspecs, int log,
                            double ext[4]) {
   pmr_kv *kv = NULL;
   int rc = pmr_kv_create_dense(ctx, PMR_MIN_F64, 2, 2, &kv);
   if (!rc)
     rc = pmr_map_h5(ctx, (const char *const *)specs, nspecs, PMR_FLOAT64, 0,
-                    hs_extrema, NULL, kv);
+                    hs_extrema, log ? kv : NULL, kv);
   if (!rc)
     rc = pmr_kv_reduce(kv);
   if (!rc) {
@@ -786,7 +831,7 @@ int main(int argc, char **argv) {
   if (!rc)
     rc = pmr_check_output(ctx, cli.output);
   if (!rc && !o.have_range) {
-    rc = hs_find_extrema(ctx, cli.inputs, cli.ninputs, ext);
+    rc = hs_find_extrema(ctx, cli.inputs, cli.ninputs, o.log, ext);
     char why[512];
     if (!rc && hs_span(&o, ext, &lo, &hi, why, sizeof why)) {
       /* Decided from reduced values: the same on every rank. */
