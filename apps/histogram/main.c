@@ -266,11 +266,12 @@ typedef struct hs_acc {
   int64_t tally[HS_DIGITS];
   int64_t l[HS_NSUMS][HS_LIMBS];
   uint64_t adds;
+  double min, max; /* of the finite values, when the run tracks them */
 } hs_acc;
 
 /* Add x exactly; an infinity (x - c or its square overflowed) is tallied
  * instead, for the end to turn into the sum IEEE addition would give. */
-static void hs_exact(hs_acc *a, int sum, int pinf, int ninf, double x) {
+static inline void hs_exact(hs_acc *a, int sum, int pinf, int ninf, double x) {
   if (isfinite(x))
     hs_sacc_add(a->l[sum], x);
   else
@@ -284,17 +285,22 @@ static void hs_exact(hs_acc *a, int sum, int pinf, int ninf, double x) {
 
 /* Bin n values and tally them (mode 1 equal bins, 2 --log bins; local:
  * count in the thread's array). */
-static inline int hs_values(const hs_run *h, hs_thr *t, hs_acc *a,
-                            const double *x, uint64_t n, int mode, int local,
-                            pmr_emitter *em) {
-  double mn = t->min, mx = t->max;
+/* Always inlined, so that each (mode, local) gets a loop of its own. */
+#define HS_INLINE static inline __attribute__((always_inline))
+
+HS_INLINE int hs_values(const hs_run *run, hs_thr *t, hs_acc *a,
+                        const double *x, uint64_t n, int mode, int local,
+                        pmr_emitter *em) {
+  /* A copy the count stores cannot alias: the loop keeps it in registers. */
+  const hs_run hl = *run, *h = &hl;
+  int64_t *cnt = t->cnt;
   int64_t under = 0, over = 0, nan = 0, inf = 0;
   for (uint64_t i = 0; i < n; i++) {
     double v = x[i];
     if (v >= h->lo && v <= h->hi) {
       uint64_t b = mode == 1 ? hs_uniform_bin(h, v) : hs_search_bin(h, v);
       if (local) {
-        t->cnt[b]++;
+        cnt[b]++;
       } else {
         int rc = pmr_emit_cell_i64(em, b, 0, 1);
         if (rc)
@@ -308,21 +314,12 @@ static inline int hs_values(const hs_run *h, hs_thr *t, hs_acc *a,
       inf += v == INFINITY;
     } else {
       nan++;
-      continue;
-    }
-    if (h->minmax && isfinite(v)) {
-      /* +0.0 for -0.0: the extremes then do not depend on the order. */
-      double z = v + 0.0;
-      mn = z < mn ? z : mn;
-      mx = z > mx ? z : mx;
     }
   }
   a->tally[HS_UNDER] += under;
   a->tally[HS_OVER] += over;
   a->tally[HS_NAN] += nan;
   a->tally[HS_FINITE] += (int64_t)n - nan - inf;
-  t->min = mn;
-  t->max = mx;
   return 0;
 }
 
@@ -338,7 +335,7 @@ static inline int hs_values(const hs_run *h, hs_thr *t, hs_acc *a,
  * infinity, or whose sums overflow, is added value by value, exactly. Any rank
  * and thread count thus sums the same doubles exactly: the result is the same
  * bit for bit, and as accurate as numpy's pairwise sums. */
-#define HS_BLOCK 64
+#define HS_BLOCK 128
 #define HS_HALO (HS_BLOCK - 1)
 
 /* Two lanes of doubles (GCC and Clang vector extension: SSE2, NEON, ...);
@@ -352,13 +349,24 @@ static inline hs_v2 hs_load2(const double *p) {
   return v;
 }
 
-static inline void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
+typedef int64_t hs_i2 __attribute__((vector_size(16)));
+
+/* Lane by lane: a where a < b, else b (compare and select). */
+static inline hs_v2 hs_min2(hs_v2 a, hs_v2 b) {
+  hs_i2 m = a < b;
+  return (hs_v2)(((hs_i2)a & m) | ((hs_i2)b & ~m));
+}
+
+/* Sum a block (and, with `minmax`, take its finite min and max: every value
+ * is in exactly one block). */
+HS_INLINE void hs_block(hs_acc *a, double c, const double *x, uint64_t n,
+                        int minmax) {
   /* Lane k of 8 sums the values k, k + 8, k + 16, ... in that order: four
    * vectors of two lanes per sum, spelt out so that they stay in
    * registers. */
-  hs_v2 cv = {c, c}, z = {0, 0};
+  hs_v2 cv = {c, c}, z = {0, 0}, big = {INFINITY, INFINITY};
   hs_v2 s0 = z, s1 = z, s2 = z, s3 = z, r0 = z, r1 = z, r2 = z, r3 = z;
-  hs_v2 q0 = z, q1 = z, q2 = z, q3 = z;
+  hs_v2 q0 = z, q1 = z, q2 = z, q3 = z, lo = big, nhi = big;
   uint64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     hs_v2 v0 = hs_load2(x + i), v1 = hs_load2(x + i + 2);
@@ -367,10 +375,15 @@ static inline void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
     s0 += v0, s1 += v1, s2 += v2, s3 += v3;
     r0 += d0, r1 += d1, r2 += d2, r3 += d3;
     q0 += d0 * d0, q1 += d1 * d1, q2 += d2 * d2, q3 += d3 * d3;
+    if (minmax) {
+      lo = hs_min2(hs_min2(v0, v1), hs_min2(hs_min2(v2, v3), lo));
+      nhi = hs_min2(hs_min2(-v0, -v1), hs_min2(hs_min2(-v2, -v3), nhi));
+    }
   }
   hs_v2 sv[4] = {s0, s1, s2, s3}, rv[4] = {r0, r1, r2, r3};
   hs_v2 qv[4] = {q0, q1, q2, q3};
-  double ls[8], lr[8], lq[8];
+  double ls[8], lr[8], lq[8], mn = fmin(lo[0], lo[1]),
+                              mx = -fmin(nhi[0], nhi[1]);
   memcpy(ls, sv, sizeof ls);
   memcpy(lr, rv, sizeof lr);
   memcpy(lq, qv, sizeof lq);
@@ -379,6 +392,8 @@ static inline void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
     ls[k] += x[i];
     lr[k] += d;
     lq[k] += d * d;
+    mn = x[i] < mn ? x[i] : mn;
+    mx = x[i] > mx ? x[i] : mx;
   }
 #define HS_TREE(l)                                                             \
   ((((l)[0] + (l)[1]) + ((l)[2] + (l)[3])) +                                   \
@@ -386,20 +401,31 @@ static inline void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
   double sx = HS_TREE(ls), sd = HS_TREE(lr), sd2 = HS_TREE(lq);
 #undef HS_TREE
   if (isfinite(sx) && isfinite(sd) && isfinite(sd2)) {
+    /* Then every value was finite (a NaN or an infinity would show). */
     hs_exact(a, HS_SX, 0, 0, sx);
     hs_exact(a, HS_SD, 0, 0, sd);
     hs_exact(a, HS_SD2, 0, 0, sd2);
-    return;
+  } else {
+    /* A NaN or an infinity in the block, or an overflow: value by value,
+     * exactly, the non-finite values left out. */
+    mn = INFINITY;
+    mx = -INFINITY;
+    for (i = 0; i < n; i++)
+      if (isfinite(x[i])) {
+        double d = x[i] - c;
+        hs_exact(a, HS_SX, 0, 0, x[i]);
+        hs_exact(a, HS_SD, HS_D_PINF, HS_D_NINF, d);
+        hs_exact(a, HS_SD2, HS_D2_INF, HS_D2_INF, d * d);
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+      }
   }
-  /* A NaN or an infinity in the block, or an overflow: value by value,
-   * exactly, the non-finite values left out. */
-  for (i = 0; i < n; i++)
-    if (isfinite(x[i])) {
-      double d = x[i] - c;
-      hs_exact(a, HS_SX, 0, 0, x[i]);
-      hs_exact(a, HS_SD, HS_D_PINF, HS_D_NINF, d);
-      hs_exact(a, HS_SD2, HS_D2_INF, HS_D2_INF, d * d);
-    }
+  /* +0.0 for -0.0 (they compare equal): then the extremes do not depend on
+   * the order in which values are met. */
+  mn += 0.0;
+  mx += 0.0;
+  a->min = mn < a->min ? mn : a->min;
+  a->max = mx > a->max ? mx : a->max;
 }
 
 /* A call's rows, bins and blocks interleaved so that each block's values
@@ -408,9 +434,9 @@ static inline void hs_block(hs_acc *a, double c, const double *x, uint64_t n) {
  * it starts in), then each block that starts here (its own rows binned, all
  * its rows summed, the last ones from the halo). Inlined with constant
  * `mode` (0 statistics only, 1 equal bins, 2 --log bins) and `local`. */
-static inline int hs_scan(const hs_run *h, hs_thr *t, hs_acc *a,
-                          const pmr_rows *rows, int mode, int local,
-                          pmr_emitter *em) {
+HS_INLINE int hs_scan(const hs_run *h, hs_thr *t, hs_acc *a,
+                      const pmr_rows *rows, int mode, int local,
+                      pmr_emitter *em) {
   uint64_t ncols = rows->ncols;
   uint64_t per = ncols >= HS_BLOCK ? 1 : (HS_BLOCK + ncols - 1) / ncols;
   uint64_t first = rows->first, end = first + rows->nrows;
@@ -427,7 +453,10 @@ static inline int hs_scan(const hs_run *h, hs_thr *t, hs_acc *a,
     const double *xb = x + (b - first) * ncols;
     if (mode)
       rc = hs_values(h, t, a, xb, (own - b) * ncols, mode, local, em);
-    hs_block(a, h->c, xb, (be - b) * ncols);
+    if (h->minmax)
+      hs_block(a, h->c, xb, (be - b) * ncols, 1);
+    else
+      hs_block(a, h->c, xb, (be - b) * ncols, 0);
   }
   return rc;
 }
@@ -443,6 +472,8 @@ static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
   uint64_t n = rows->nrows * rows->ncols, nb = h->nbins;
   hs_acc a;
   memset(&a, 0, sizeof a);
+  a.min = INFINITY;
+  a.max = -INFINITY;
   /* Counting into the thread's array pays when the call has several values
    * per bin; else each value is emitted. */
   int local = t->cnt && nb <= n / 4, rc;
@@ -456,6 +487,8 @@ static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
                : hs_scan(h, t, &a, rows, 2, 0, em);
   if (rc)
     return rc;
+  t->min = a.min < t->min ? a.min : t->min;
+  t->max = a.max > t->max ? a.max : t->max;
   if (local)
     for (uint64_t b = 0; b < nb; b++)
       if (t->cnt[b]) {
