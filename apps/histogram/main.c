@@ -87,6 +87,10 @@ static void hs_sacc_norm(int64_t *l) {
   l[HS_TOP] += c;
 }
 
+/* The sums: x (for the mean), and x - c and (x - c)^2 (for the variance,
+ * where a shift c near the mean avoids cancellation). */
+enum { HS_SX, HS_SD, HS_SD2, HS_NSUMS };
+
 /* ---- the set's cells ----
  * Bins first (none in a statistics-only pass), then the statistics block. */
 enum {
@@ -98,17 +102,14 @@ enum {
   HS_D_NINF,
   HS_D2_INF,
   HS_DIGITS, /* then HS_LIMBS digits of each of the HS_NSUMS sums */
-  HS_NSTAT = HS_DIGITS + 3 * HS_LIMBS
+  HS_NSTAT = HS_DIGITS + HS_NSUMS * HS_LIMBS
 };
-/* The sums: x (for the mean), and x - c and (x - c)^2 (for the variance,
- * where a shift c near the mean avoids cancellation). */
-enum { HS_SX, HS_SD, HS_SD2, HS_NSUMS };
 
 /* ---- options and the run ---- */
 
 typedef struct hs_thr {
   int64_t *cnt;    /* local bin counts, all zero between calls */
-  double min, max; /* finite values seen by this thread (--range only) */
+  double min, max; /* of the finite values this thread summed */
   char pad[40];    /* threads' entries on separate cache lines */
 } hs_thr;
 
@@ -125,7 +126,7 @@ typedef struct hs_run {
   const double *edges; /* [nbins + 1] */
   double lo, hi, norm; /* edges[0], edges[nbins], nbins / (hi - lo) */
   double c;            /* the shift of the statistics */
-  int minmax;          /* track min and max per thread */
+  int minmax;          /* track the finite min and max (--range) */
   hs_thr *thr;
 } hs_run;
 
@@ -261,7 +262,8 @@ static inline uint64_t hs_search_bin(const hs_run *h, double x) {
   return a;
 }
 
-/* The statistics of one map call: tallies and two exact sums. */
+/* The statistics of one map call: tallies, the exact sums, and the finite
+ * min and max. */
 typedef struct hs_acc {
   int64_t tally[HS_DIGITS];
   int64_t l[HS_NSUMS][HS_LIMBS];
@@ -283,11 +285,11 @@ static inline void hs_exact(hs_acc *a, int sum, int pinf, int ninf, double x) {
   }
 }
 
-/* Bin n values and tally them (mode 1 equal bins, 2 --log bins; local:
- * count in the thread's array). */
 /* Always inlined, so that each (mode, local) gets a loop of its own. */
 #define HS_INLINE static inline __attribute__((always_inline))
 
+/* Bin n values and tally them (mode 1 equal bins, 2 --log bins; local:
+ * count in the thread's array). */
 HS_INLINE int hs_values(const hs_run *run, hs_thr *t, hs_acc *a,
                         const double *x, uint64_t n, int mode, int local,
                         pmr_emitter *em) {
@@ -323,7 +325,8 @@ HS_INLINE int hs_values(const hs_run *run, hs_thr *t, hs_acc *a,
   return 0;
 }
 
-/* The statistics: sum(x - c) and sum((x - c)^2) over the finite values.
+/* The statistics: sum(x), sum(x - c) and sum((x - c)^2) over the finite
+ * values, and their min and max.
  *
  * They must not depend on how rows fall to ranks, threads and calls, yet an
  * exact add per value would cost several times the binning. So the values
@@ -509,14 +512,14 @@ static int hs_rows(const pmr_rows *rows, pmr_emitter *em, void *user) {
   return 0;
 }
 
-/* Map callback of the first pass: the finite min and max, and (user
- * non-NULL: --log) the positive ones, as (min, -max) pairs in a PMR_MIN_F64
- * set of 2 cells. Branch-free: signs and NaN are data, not predictable. */
+/* Map callback of the first pass: the finite min and max, and (*user: --log)
+ * the positive ones, as (min, -max) pairs in a PMR_MIN_F64 set of 2 cells.
+ * Branch-free: signs and NaN are data, not predictable. */
 static int hs_extrema(const pmr_rows *rows, pmr_emitter *em, void *user) {
   const double *x = rows->data;
   uint64_t n = rows->nrows * rows->ncols;
   double a0 = INFINITY, a1 = INFINITY, p0 = INFINITY, p1 = INFINITY;
-  if (user)
+  if (*(const int *)user)
     for (uint64_t i = 0; i < n; i++) {
       double v = fabs(x[i]) <= DBL_MAX ? x[i] : NAN; /* NaN never wins */
       double w = v > 0 ? v : NAN;
@@ -608,9 +611,8 @@ static int hs_collect(pmr_ctx *ctx, pmr_kv *kv, uint64_t nbins, hs_result *r) {
     rc = pmr_map_index(ctx, 1, hs_feed_all, &f, sums);
   if (!rc)
     rc = pmr_kv_reduce(sums);
-  if (!rc) {
+  if (!rc)
     memcpy(r->sum, pmr_kv_dense_values(sums), sizeof r->sum);
-  }
   pmr_kv_destroy(&sums);
   return rc;
 }
@@ -650,7 +652,7 @@ static void hs_moments(const hs_result *r, double *mean, double *var,
   *var = m2 - m1 * m1;
   if (*var < 0)
     *var = 0;
-  if (isfinite(*var) && m1 * m1 > 0x1p20 * *var)
+  if (isfinite(*mean) && isfinite(*var) && m1 * m1 > 0x1p20 * *var)
     *redo = 1;
 }
 
@@ -718,7 +720,7 @@ static int hs_find_extrema(pmr_ctx *ctx, char **specs, int nspecs, int log,
   int rc = pmr_kv_create_dense(ctx, PMR_MIN_F64, 2, 2, &kv);
   if (!rc)
     rc = pmr_map_h5(ctx, (const char *const *)specs, nspecs, PMR_FLOAT64, 0,
-                    hs_extrema, log ? kv : NULL, kv);
+                    hs_extrema, &log, kv);
   if (!rc)
     rc = pmr_kv_reduce(kv);
   if (!rc) {
