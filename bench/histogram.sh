@@ -27,6 +27,9 @@
 #   PMR_BENCH_HIST_BINS [1000]  PMR_BENCH_HIST_RANGE [-5:5]
 #   PMR_BENCH_THREADS [2]             T above
 #   PMR_BENCH_MPIRUN [mpirun]  PMR_BENCH_PML [ob1]   as in bench/run.sh
+#   PMR_BENCH_YIELD [1]               1: Open MPI ranks yield their core while they
+#                                     wait in MPI (mpi_yield_when_idle), as the
+#                                     baseline's idle OpenMP threads sleep; 0: spin
 #   PMR_BENCH_ARGS []                 extra pmr-histogram options, e.g. "--stats"
 #   PMR_HISTOGRAM                     use this pmr-histogram instead of BUILD_DIR's
 set -euo pipefail
@@ -42,6 +45,7 @@ range=${PMR_BENCH_HIST_RANGE:--5:5}
 threads=${PMR_BENCH_THREADS:-2}
 mpirun=${PMR_BENCH_MPIRUN:-mpirun}
 pml=${PMR_BENCH_PML-ob1}
+yield=${PMR_BENCH_YIELD:-1}
 python=${PMR_PYTHON:-/usr/bin/python3}
 read -r -a extra <<<"${PMR_BENCH_ARGS:-}"
 target_ratio=0.8
@@ -97,6 +101,7 @@ mpi_version=$("$mpirun" --version 2>&1 || true)
 if [[ $mpi_version == *"Open MPI"* || $mpi_version == *OpenRTE* ]]; then
   mpiflags=(--bind-to none)
   [[ -z $pml ]] || mpiflags+=(--mca pml "$pml")
+  [[ $yield != 1 ]] || mpiflags+=(--mca mpi_yield_when_idle 1)
   ((threads <= ncpu)) || mpiflags+=(--oversubscribe)
   if [[ $(id -u) == 0 ]]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
