@@ -596,6 +596,16 @@ PMR_EXTERN int pmr_result_describe(pmr_ctx *ctx, const char *path,
  * PMR_ENOMEM. */
 PMR_EXTERN int pmr_h5_spec(const char *spec, char **file, char **dataset);
 
+/* The shape of the dataset `spec`, checked as pmr_map_h5 checks it (so a
+ * dataset this accepts, a map accepts): *ndims = 1 or 2, dims[0] = rows,
+ * dims[1] = values per row for a 2-D dataset, 0 for a 1-D one. Reads no
+ * values: lets an application refuse a shape or size its work before it
+ * reads anything. Collective (every rank gets the same answer). Returns as
+ * pmr_map_h5's checks: PMR_OK, PMR_ENOENT, PMR_EINVAL, PMR_EACCES,
+ * PMR_EISDIR, PMR_EHDF5, PMR_ENOMEM; the message names file and dataset. */
+PMR_EXTERN int pmr_h5_shape(pmr_ctx *ctx, const char *spec, int *ndims,
+                            uint64_t dims[2]);
+
 /* A block of rows as a rows callback sees it. The library owns it; fields
  * may be added at the end. */
 typedef struct pmr_rows {
