@@ -41,8 +41,10 @@ static void pmr_cli_usage(const pmr_cli *cli) {
          "  -h, --help           show this help and exit\n"
          "      --version        show the version and exit\n\n"
          "Run on N ranks with: mpirun -np N %s ...\n"
-         "Exit status: 0 success, 1 error, 2 usage error.\n",
-         a->options_help ? a->options_help : "", cli->prog);
+         "%s",
+         a->options_help ? a->options_help : "", cli->prog,
+         a->exit_help ? a->exit_help
+                      : "Exit status: 0 success, 1 error, 2 usage error.\n");
 }
 
 int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
@@ -160,15 +162,15 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   if (na)
     memcpy(all + nc, app->longopts, na * sizeof *all);
 
-  char shorts[128];
-  snprintf(shorts, sizeof shorts, ":o:t:m:h%s",
+  char shortopts[64];
+  snprintf(shortopts, sizeof shortopts, ":o:t:m:h%s",
            app->shortopts ? app->shortopts : "");
   int rc = PMR_CLI_RUN, opt;
   long long v;
   opterr = 0;
   optind = 1;
   while (rc == PMR_CLI_RUN &&
-         (opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+         (opt = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
     switch (opt) {
     case 'o':
       cli->output = optarg;
@@ -234,9 +236,8 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     return rc;
   cli->inputs = argv + optind;
   cli->ninputs = argc - optind;
-  if (cli->ninputs == 0) {
-    pmr_cli_error(cli, "%s (see --help)",
-                  app->no_inputs ? app->no_inputs : "no input files");
+  if (cli->ninputs == 0 && !app->inputs_optional) {
+    pmr_cli_error(cli, "no input files (see --help)");
     return PMR_CLI_USAGE;
   }
   if (!cli->output && !app->output_optional) {

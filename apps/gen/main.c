@@ -316,6 +316,11 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
  * depend on each other. */
 static int gen_check(pmr_cli *cli, gen_cli *g) {
   gen_opts *o = &g->o;
+  if (cli->ninputs == 0) {
+    pmr_cli_error(cli, "no KIND: give text, points, signal or numbers (see "
+                       "--help)");
+    return PMR_CLI_USAGE;
+  }
   if (cli->ninputs != 1) {
     pmr_cli_error(cli,
                   "give one KIND (text, points, signal or numbers), "
@@ -886,7 +891,7 @@ int main(int argc, char **argv) {
       .on_option = gen_option,
       .user = &g,
       .shortopts = "s:n:S:V:e:d:k:",
-      .no_inputs = "no KIND: give text, points, signal or numbers",
+      .inputs_optional = 1, /* gen_check names the missing KIND */
   };
   if (pmr_cli_early(&app, argc, argv))
     return 0;

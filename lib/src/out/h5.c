@@ -124,34 +124,15 @@ hid_t pmr__h5_dataset(hid_t g, const char *name, hid_t type,
   return d;
 }
 
-static herr_t pmr__h5_attr(hid_t g, const char *name, hid_t ftype,
-                           hid_t mtype, const void *buf) {
-  hid_t s = H5Screate(H5S_SCALAR);
-  if (H5Aexists(g, name) > 0)
-    H5Adelete(g, name);
-  hid_t a = H5Acreate2(g, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = a < 0 ? -1 : H5Awrite(a, mtype, buf);
-  if (a >= 0)
-    H5Aclose(a);
-  H5Sclose(s);
-  return e;
-}
-
 static herr_t pmr__h5_str(hid_t g, const char *name, const char *v) {
-  size_t len = strlen(v);
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, len ? len : 1);
-  H5Tset_strpad(t, H5T_STR_NULLPAD);
-  herr_t e = pmr__h5_attr(g, name, t, t, len ? v : "");
-  H5Tclose(t);
-  return e;
+  return pmr__h5_strattr(g, name, (char *const *)&v, 1, true);
 }
 
 static herr_t pmr__h5_i64(hid_t g, const char *name, int64_t v) {
-  return pmr__h5_attr(g, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+  return pmr__h5_numattr(g, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
 }
 static herr_t pmr__h5_f64(hid_t g, const char *name, double v) {
-  return pmr__h5_attr(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+  return pmr__h5_numattr(g, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
 /* The provenance every result group carries, then the meta's (and, for a

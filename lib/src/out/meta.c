@@ -142,8 +142,8 @@ int pmr_meta_set_f64(pmr_meta *m, const char *name, double value) {
 
 /* Fixed-length strings (h5py reads them as bytes), as the result contract
  * has them; a list is an array of strings as long as its longest. */
-static herr_t pmr__h5_strattr(hid_t obj, const char *name,
-                              char *const *v, int n, bool scalar) {
+herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
+                       bool scalar) {
   size_t w = 1;
   for (int i = 0; i < n; i++)
     if (strlen(v[i]) > w)
@@ -170,8 +170,8 @@ static herr_t pmr__h5_strattr(hid_t obj, const char *name,
   return e;
 }
 
-static herr_t pmr__h5_numattr(hid_t obj, const char *name, hid_t ft,
-                              hid_t mt, const void *v) {
+herr_t pmr__h5_numattr(hid_t obj, const char *name, hid_t ft, hid_t mt,
+                       const void *v) {
   hid_t s = H5Screate(H5S_SCALAR);
   if (H5Aexists(obj, name) > 0)
     H5Adelete(obj, name);

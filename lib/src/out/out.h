@@ -18,6 +18,14 @@ int pmr__out_finish(pmr_ctx *ctx, int rc, const char *path, char **tmp);
 /* Rank 0: copy file `from` to the (existing, empty) file `to`. Local. */
 int pmr__copy_file(pmr_ctx *ctx, const char *from, const char *to);
 
+/* An attribute on `obj`, replacing one of that name: a scalar number of
+ * file type ft from memory type mt; fixed-length strings, one (scalar) or
+ * an array of n. HDF5 status. */
+herr_t pmr__h5_numattr(hid_t obj, const char *name, hid_t ft, hid_t mt,
+                       const void *v);
+herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
+                       bool scalar);
+
 /* Write the meta's attributes on object `obj` (every rank, same values).
  * Returns PMR_OK or PMR_EHDF5. */
 int pmr__meta_write(const pmr_meta *meta, hid_t obj);
