@@ -52,6 +52,7 @@ import argparse
 import concurrent.futures
 import math
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -543,7 +544,7 @@ BAD = [
 def bad_case(args, case, prefix, env):
     """Runs one bad case; returns its report lines and problems."""
     name, argv, want_rc, mention, needs = case
-    problems = []
+    problems, cleanup = [], []
     d = tempfile.mkdtemp(prefix="pmr-gen-bad-%s-" % name, dir="/tmp")
     try:
         os.chmod(d, 0o755)
@@ -556,6 +557,14 @@ def bad_case(args, case, prefix, env):
         before = snapshot(d)
         cmd = (prefix if "nobody" in needs else []) + launcher(args.np, bind_none=False) + \
             [args.app] + argv
+        if "nobody" in needs and os.geteuid() == 0:
+            # A TMPDIR of its own for Open MPI's session directory: runs as
+            # nobody at the same time (other tests) then share no directory.
+            tmp = tempfile.mkdtemp(prefix="pmr-gen-bad-tmp-", dir="/tmp")
+            pw = pwd.getpwnam("nobody")
+            os.chown(tmp, pw.pw_uid, pw.pw_gid)
+            env = dict(env, TMPDIR=tmp)
+            cleanup.append(tmp)
         rc, out, err, hung, secs = run(cmd, d, args.timeout, env)
         after = snapshot(d)
         lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
@@ -583,6 +592,8 @@ def bad_case(args, case, prefix, env):
             for x in dirs:
                 os.chmod(os.path.join(dirpath, x), 0o755)
         shutil.rmtree(d, ignore_errors=True)
+        for x in cleanup:
+            shutil.rmtree(x, ignore_errors=True)
 
 
 def bad_runs(args):
