@@ -21,8 +21,12 @@ void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
 
 static void pmr_cli_usage(const pmr_cli *cli) {
   const pmr_cli_app *a = cli->app;
-  printf("Usage: %s [options] INPUT... %s\n%s\n\n", cli->prog,
-         a->output_optional ? "[-o OUT.h5]" : "-o OUT.h5", a->summary);
+  if (a->synopsis)
+    printf("Usage: %s [options] %s\n%s\n\n", cli->prog, a->synopsis,
+           a->summary);
+  else
+    printf("Usage: %s [options] INPUT... %s\n%s\n\n", cli->prog,
+           a->output_optional ? "[-o OUT.h5]" : "-o OUT.h5", a->summary);
   printf("Options:\n"
          "  -o, --output FILE    write the result to HDF5 file FILE\n"
          "%s"
@@ -157,12 +161,15 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   if (na)
     memcpy(all + nc, app->longopts, na * sizeof *all);
 
+  char shorts[64] = ":o:t:m:h";
+  if (app->shortopts)
+    strncat(shorts, app->shortopts, sizeof shorts - strlen(shorts) - 1);
   int rc = PMR_CLI_RUN, opt;
   long long v;
   opterr = 0;
   optind = 1;
   while (rc == PMR_CLI_RUN &&
-         (opt = getopt_long(argc, argv, ":o:t:m:h", all, NULL)) != -1) {
+         (opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
     switch (opt) {
     case 'o':
       cli->output = optarg;

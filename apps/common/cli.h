@@ -22,6 +22,12 @@ typedef struct pmr_cli_app {
   int (*on_option)(pmr_cli *cli, int opt, const char *arg, void *user);
   void *user;
   int output_optional;        /* 1: -o may be left out */
+  /* The app's own short options in getopt's form ("k:"), handled by
+   * on_option like its long ones; may be NULL. */
+  const char *shortopts;
+  /* What follows "[options]" on the usage line; NULL: "INPUT... -o OUT.h5"
+   * ("[-o OUT.h5]" when output_optional). */
+  const char *synopsis;
 } pmr_cli_app;
 
 struct pmr_cli {
