@@ -179,6 +179,41 @@ void km_nearest(const km_cent *c, const double *x, size_t m, int32_t *label,
   }
 }
 
+/* Exact split of each value into integers (see lloyd.c): with t = v 2^-g
+ * (exact, |t| < 2^50), adding then subtracting 1.5 2^52 rounds t to the
+ * integer nearest, h, and the bits of t + 1.5 2^52 minus those of 1.5 2^52
+ * are h as an int64 (no float-to-int64 conversion in AVX2); then
+ * l = (v - h 2^g) 2^-lsb, exact, the same way. */
+#define KM_MAGIC 0x1.8p52
+
+KM_CLONES void km_split(const double *v, size_t n, double inv_g, double pow_g,
+                        double inv_lsb, int64_t *h, int64_t *l) {
+  const km_v4 magic = {KM_MAGIC, KM_MAGIC, KM_MAGIC, KM_MAGIC};
+  const km_i4 mbits = (km_i4)magic;
+  size_t i = 0;
+  for (; i + KM_W <= n; i += KM_W) {
+    km_v4 x;
+    memcpy(&x, v + i, sizeof x);
+    km_v4 t = x * inv_g + magic;
+    km_v4 hd = t - magic;
+    km_v4 u = (x - hd * pow_g) * inv_lsb + magic;
+    km_i4 hi = (km_i4)t - mbits, lo = (km_i4)u - mbits;
+    memcpy(h + i, &hi, sizeof hi);
+    memcpy(l + i, &lo, sizeof lo);
+  }
+  for (; i < n; i++) {
+    double t = v[i] * inv_g + KM_MAGIC, hd = t - KM_MAGIC;
+    double u = (v[i] - hd * pow_g) * inv_lsb + KM_MAGIC;
+    int64_t tb, ub, mb;
+    const double m = KM_MAGIC;
+    memcpy(&tb, &t, 8);
+    memcpy(&ub, &u, 8);
+    memcpy(&mb, &m, 8);
+    h[i] = tb - mb;
+    l[i] = ub - mb;
+  }
+}
+
 const char *km_kernel_name(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #ifdef __AVX2__

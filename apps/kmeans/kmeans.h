@@ -53,6 +53,11 @@ void km_cent_free(km_cent *c);
  * rounded (no fused multiply-add), exactly as the numpy reference does. */
 void km_nearest(const km_cent *c, const double *x, size_t m, int32_t *label,
                 double *dist);
+/* v[i] = h[i] 2^g + l[i] 2^lsb exactly, for n values that are multiples
+ * of 2^lsb below 2^(g + 50) in magnitude, with g - lsb <= 51
+ * (inv_g = 2^-g, pow_g = 2^g, inv_lsb = 2^-lsb). */
+void km_split(const double *v, size_t n, double inv_g, double pow_g,
+              double inv_lsb, int64_t *h, int64_t *l);
 /* The squared distance of one point to one centroid, the same way. */
 double km_dist2(const double *x, const double *c, uint64_t d);
 /* Which instruction set km_nearest runs with ("avx2", "default"). */

@@ -9,16 +9,17 @@
  * cheaper exact forms first and emits those once per block of rows:
  *
  *  - coordinates, fixed point: the scan finds the lowest and highest set
- *    bit of all coordinates (2^lsb, 2^msb). When msb - lsb <= 124, every
- *    coordinate x splits exactly into h * 2^g + l * 2^lsb with g = msb - 61,
- *    h = trunc(x / 2^g) and l = (x - h 2^g) / 2^lsb, both integers below
- *    2^63 found with two hardware conversions; h and l are summed per
- *    cluster in 128-bit integers (no overflow before 2^64 rows).
- *    Otherwise (values spanning more than 124 binary orders of magnitude)
- *    every point is emitted to the set as it is.
- *  - squared distances (inertia) and the scan's sums: one 128-bit integer
- *    per binary exponent ("bins"): a double is its 53-bit integer mantissa
- *    times 2^(e - 1075), so same-exponent values add exactly as integers.
+ *    bit of all coordinates (2^lsb, 2^msb). When msb - lsb <= 100, every
+ *    coordinate x splits exactly into h 2^g + l 2^lsb with g = msb - 49 and
+ *    integers |h|, |l| <= 2^50 (h = x / 2^g rounded, l = the rest / 2^lsb),
+ *    found four at a time with a few vector operations (km_split); h and l
+ *    are summed per cluster in 128-bit integers (no overflow before 2^77
+ *    rows). Otherwise (coordinates spanning more than 100 binary orders of
+ *    magnitude) every point is emitted to the set as it is.
+ *  - squared distances (inertia) and the scan's sums: one integer per
+ *    binary exponent ("bins"): a double is its 53-bit integer mantissa
+ *    times 2^(e - 1075), so same-exponent values add exactly as integers
+ *    (in 64 bits for a chunk of rows, then in 128).
  *
  * A block's integer sums go to the set as a few doubles (43-bit pieces of
  * each integer, scaled by a power of two: each piece exact), whose exact sum
@@ -291,7 +292,7 @@ int km_scan(km_data *dt, double *var) {
     dt->lsb = (int)-neg_lsb;
     /* See the top of this file; the bounds also keep 2^-g and 2^-lsb
      * finite and normal. */
-    dt->fixed = dt->msb - dt->lsb <= 124 && dt->msb >= -960 &&
+    dt->fixed = dt->msb - dt->lsb <= 100 && dt->msb >= -960 &&
                 dt->lsb >= -1022;
   }
   /* PMR_KMEANS_SUMS=emit: the slow form even where the fast one applies
@@ -318,9 +319,11 @@ int km_scan(km_data *dt, double *var) {
 typedef struct km_thr {
   int32_t label[KM_CHUNK];
   double dist[KM_CHUNK];
-  km_i128 *h, *l; /* [k x d]: fixed-point coordinate sums */
-  int64_t *cnt;   /* [k] */
-  double *vals;   /* [d + 1]: a point as emitted when not fixed */
+  int64_t bins[KM_BINS]; /* the chunk's distances by exponent */
+  int64_t *ih, *il;      /* [KM_CHUNK x d]: the chunk's coordinates split */
+  km_i128 *h, *l;        /* [k x d]: fixed-point coordinate sums */
+  int64_t *cnt;          /* [k] */
+  double *vals;          /* [d + 1]: a point as emitted when not fixed */
   km_bins inertia;
 } km_thr;
 
@@ -355,11 +358,43 @@ static int km_step_flush(const km_step_ctx *sc, km_thr *t, pmr_emitter *em) {
   return rc;
 }
 
+/* Add m non-negative distances to the inertia: by exponent into 64-bit
+ * bins (a chunk's mantissas cannot overflow them), then into the 128-bit
+ * ones. Exponent 0 (zero, subnormal) has the unit of exponent 1; 2047 is
+ * +Inf, an overflowed square. */
+static void km_inertia_add(km_thr *t, size_t m) {
+  int lo = KM_BINS, hi = -1;
+  for (size_t i = 0; i < m; i++) {
+    uint64_t bits;
+    memcpy(&bits, &t->dist[i], 8);
+    int e = (int)(bits >> 52);
+    t->bins[e] += (int64_t)((bits & (((uint64_t)1 << 52) - 1)) |
+                            ((uint64_t)(e != 0) << 52));
+    lo = e < lo ? e : lo;
+    hi = e > hi ? e : hi;
+  }
+  km_bins *s = &t->inertia;
+  for (int e = lo; e <= hi; e++) {
+    int64_t v = t->bins[e];
+    if (!v)
+      continue;
+    t->bins[e] = 0;
+    if (e == 0x7ff) {
+      s->nonfinite = 1;
+      s->inf = INFINITY;
+      continue;
+    }
+    int be = e ? e : 1;
+    s->b[be] += v;
+    s->lo = be < s->lo ? be : s->lo;
+    s->hi = be > s->hi ? be : s->hi;
+  }
+}
+
 static int km_step_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
   const km_step_ctx *sc = user;
   km_thr *t = sc->thr[pmr_emitter_thread(em)];
   const uint64_t d = r->ncols;
-  const double inv_g = sc->inv_g, pow_g = sc->pow_g, inv_lsb = sc->inv_lsb;
   const int fixed = sc->dt->fixed;
   for (uint64_t a = 0; a < r->nrows; a += KM_CHUNK) {
     size_t m = r->nrows - a < KM_CHUNK ? (size_t)(r->nrows - a) : KM_CHUNK;
@@ -368,21 +403,17 @@ static int km_step_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
     if (sc->labels)
       memcpy(sc->labels + (r->first + a - sc->dt->first), t->label,
              m * sizeof *t->label);
-    for (size_t i = 0; i < m; i++)
-      km_bins_add(&t->inertia, t->dist[i]);
+    km_inertia_add(t, m);
     if (fixed) {
+      km_split(x, m * d, sc->inv_g, sc->pow_g, sc->inv_lsb, t->ih, t->il);
       for (size_t i = 0; i < m; i++) {
         uint64_t c = (uint64_t)t->label[i];
-        const double *p = x + i * d;
         km_i128 *h = t->h + c * d, *l = t->l + c * d;
+        const int64_t *ih = t->ih + i * d, *il = t->il + i * d;
         t->cnt[c]++;
         for (uint64_t j = 0; j < d; j++) {
-          /* trunc(p / 2^g) is a double, so back as a double it is exact;
-           * the remainder is x's low bits, exact too. */
-          int64_t hi = (int64_t)(p[j] * inv_g);
-          double rem = p[j] - (double)hi * pow_g;
-          h[j] += hi;
-          l[j] += (int64_t)(rem * inv_lsb);
+          h[j] += ih[j];
+          l[j] += il[j];
         }
       }
     } else {
@@ -401,6 +432,8 @@ static int km_step_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
 static void km_thr_free(km_thr *t) {
   if (!t)
     return;
+  free(t->ih);
+  free(t->il);
   free(t->h);
   free(t->l);
   free(t->cnt);
@@ -414,11 +447,14 @@ static km_thr *km_thr_new(uint64_t k, uint64_t d) {
   if (!t)
     return NULL;
   memset(t, 0, sizeof *t);
+  t->ih = malloc(KM_CHUNK * d * sizeof *t->ih);
+  t->il = malloc(KM_CHUNK * d * sizeof *t->il);
   t->h = calloc(k * d, sizeof *t->h);
   t->l = calloc(k * d, sizeof *t->l);
   t->cnt = calloc(k, sizeof *t->cnt);
   t->vals = calloc(d + 1, sizeof *t->vals);
-  if (!t->h || !t->l || !t->cnt || !t->vals || km_bins_init(&t->inertia)) {
+  if (!t->ih || !t->il || !t->h || !t->l || !t->cnt || !t->vals ||
+      km_bins_init(&t->inertia)) {
     km_thr_free(t);
     return NULL;
   }
@@ -429,7 +465,7 @@ int km_step_run(km_data *dt, const km_cent *c, km_step *out, int32_t *labels) {
   uint64_t k = c->k, d = dt->d;
   int nt = dt->nthreads, lrc = PMR_OK;
   km_step_ctx sc = {.dt = dt, .c = c, .labels = labels};
-  sc.g = dt->msb - 61;
+  sc.g = dt->msb - 49;
   sc.inv_g = ldexp(1, -sc.g);
   sc.pow_g = ldexp(1, sc.g);
   sc.inv_lsb = ldexp(1, -dt->lsb);

@@ -66,6 +66,12 @@ def dataset(name):
         X = blobs(rng, 1200, 3, 4)
         X[17, 1] = 1e-38
         X[500, 2] = -3e-30
+    elif name == "edge":  # bits 2^5 .. 2^-95: the widest fixed-point span
+        X = np.clip(blobs(rng, 900, 3, 4), -63.5, 63.5)
+        X[0, 0] = 2.0 ** 6 - 2.0 ** -44  # h = 2^50 - 1, the largest
+        X[1, 1] = -(2.0 ** 6 - 2.0 ** -44)
+        X[2, 2] = 2.0 ** -43 + 2.0 ** -95  # h = 2, l = 1
+        X[3, 0] = -3 * 2.0 ** -95
     elif name == "dups":  # 4 distinct points: k-means++ runs out of D^2
         base = rng.normal(0, 5, (4, 3))
         X = base[rng.integers(0, 4, 60)]
@@ -99,6 +105,8 @@ CASES = {
     # Duplicate points give duplicate centroids, whose ties numpy's inexact
     # sums break differently (a centroid one ulp off): exact reference only.
     "dups": ("dups", ["-k", "6", "--seed", "1", "--assign"], "pp", 6, 1e-4, 300),
+    "edge": ("edge", ["-k", "4", "--init", "random", "--seed", "4", "--assign"], "random", 4,
+             1e-4, 300),
     "empty": ("blobs", ["-k", "6", "--init", "init.h5:/empty", "--iters", "20", "--assign"],
               "empty", 6, 1e-4, 20),
     "int1d": ("int1d", ["-k", "3", "--seed", "9", "--tol", "0"], "pp", 3, 0.0, 300),
@@ -298,7 +306,8 @@ def bits_runs(args, root):
     problems = []
     for name, layouts in (("pp", [(1, 1, None), (2, 2, None), (3, 1, None), (4, 2, None),
                                   (2, 1, "emit")]),
-                          ("span", [(1, 2, None), (3, 1, None)])):
+                          ("span", [(1, 2, None), (3, 1, None)]),
+                          ("edge", [(1, 1, None), (3, 2, None), (2, 1, "emit")])):
         work = os.path.join(root, name)
         os.makedirs(work)
         X, C0, argv, exact, plain = prepare(work, name)
