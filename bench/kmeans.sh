@@ -29,6 +29,7 @@
 #   PMR_BENCH_MEMORY [256M]    pmr's memory budget per rank (-m)
 #   PMR_BENCH_MPIRUN [mpirun]  PMR_BENCH_PML [ob1]   as bench/run.sh
 #   PMR_KMEANS                 use this pmr-kmeans instead of BUILD_DIR's
+#   OMP_WAIT_POLICY [passive]  for both programs
 #   PYTHON [/usr/bin/python3 if it has numpy and h5py, else python3]
 set -euo pipefail
 
@@ -109,6 +110,10 @@ if [[ ! -s $data.h5 || ! -s $data.points.f64 || ! -s $data.init.f64 ]]; then
   "$python" "$here/kmeans_gen.py" -n "$n" -d "$d" -k "$k" -s "$seed" -o "$data"
 fi
 cat "$data.h5" "$data.points.f64" >/dev/null # warm page cache for every run
+
+# Idle OpenMP threads sleep rather than spin, in both programs, so that CPU
+# seconds count work (they are the fair figure on a machine with other load).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # --- launcher -------------------------------------------------------------------
 mpiflags=()

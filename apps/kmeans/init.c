@@ -71,8 +71,7 @@ static int km_fetch_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
       hi = mid;
   }
   const double *x = r->data;
-  for (size_t i = lo; i < fc->n && fc->want[i].row < r->first + r->nrows;
-       i++) {
+  for (size_t i = lo; i < fc->n && fc->want[i].row < r->first + r->nrows; i++) {
     int rc = pmr_emit_cell(em, fc->want[i].cell,
                            x + (fc->want[i].row - r->first) * r->ncols);
     if (rc)
@@ -198,8 +197,7 @@ static int km_pp_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
 
 /* One pass: update D^2 (when cnew), then every rank's weight and the
  * largest D^2 into part[nranks], *max. */
-static int km_pp_pass(km_data *dt, km_pp_ctx *pc, km_u128 *part,
-                      double *max) {
+static int km_pp_pass(km_data *dt, km_pp_ctx *pc, km_u128 *part, double *max) {
   static const km_pp_cell zero = {0, 0, 0};
   pmr_kv *kv = NULL;
   int rc = pmr_kv_create_dense_user(dt->ctx, (uint64_t)dt->nranks,
@@ -247,8 +245,7 @@ int km_init_kmeanspp(km_data *dt, uint64_t k, uint64_t seed, double *cent) {
     km_u128 total = 0;
     for (int i = 0; !rc && i < dt->nranks; i++)
       total += part[i];
-    if (!rc && max > 0 &&
-        (pc.e == INT32_MIN || total < ((km_u128)1 << 48))) {
+    if (!rc && max > 0 && (pc.e == INT32_MIN || total < ((km_u128)1 << 48))) {
       frexp(max, &pc.e); /* max < 2^e */
       pc.cnew = NULL;
       rc = km_pp_pass(dt, &pc, part, &max);
@@ -309,7 +306,9 @@ static int km_file_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
       double v = row[j];
       if (!(fabs(v) <= KM_MAX_ABS))
         row[d] = 1 + 4.0 * (double)j +
-                 (isnan(v) ? 0 : isinf(v) ? (v > 0 ? 1 : 2) : 3);
+                 (isnan(v)   ? 0
+                  : isinf(v) ? (v > 0 ? 1 : 2)
+                             : 3);
     }
     rc = pmr_emit_cell(em, r->first + i, row);
   }
@@ -331,8 +330,7 @@ int km_init_file(km_data *dt, const char *spec, uint64_t *k, double **cent) {
   pmr_kv *kv = NULL;
   int rc = pmr_kv_create_dense(dt->ctx, PMR_MAX_I64, 1, 2, &kv);
   if (!rc)
-    rc = pmr_map_h5(dt->ctx, specs, 1, PMR_FLOAT64, 0, km_shape_rows, NULL,
-                    kv);
+    rc = pmr_map_h5(dt->ctx, specs, 1, PMR_FLOAT64, 0, km_shape_rows, NULL, kv);
   if (!rc)
     rc = pmr_kv_reduce(kv);
   uint64_t rows = 0, cols = 0;
@@ -366,18 +364,18 @@ int km_init_file(km_data *dt, const char *spec, uint64_t *k, double **cent) {
     rc = pmr_kv_reduce(kv);
   double *c = NULL;
   if (!rc)
-    rc = km_agree(dt, (c = malloc(rows * d * sizeof *c))
-                          ? PMR_OK
-                          : km_fail(PMR_ENOMEM,
-                                    "out of memory for %llu centroids",
-                                    (unsigned long long)rows));
+    rc = km_agree(dt,
+                  (c = malloc(rows * d * sizeof *c))
+                      ? PMR_OK
+                      : km_fail(PMR_ENOMEM, "out of memory for %llu centroids",
+                                (unsigned long long)rows));
   if (!rc) {
     const double *v = pmr_kv_dense_values(kv);
     for (uint64_t i = 0; i < rows && !rc; i++) {
       double bad = v[i * (d + 1) + d];
       if (bad) {
-        static const char *const what[] = {
-            "NaN", "+Inf", "-Inf", "a magnitude above 2^500 (3.3e150)"};
+        static const char *const what[] = {"NaN", "+Inf", "-Inf",
+                                           "a magnitude above 2^500 (3.3e150)"};
         uint64_t b = (uint64_t)bad - 1;
         rc = km_fail(PMR_EINVAL,
                      "'%s' row %llu, column %llu: %s (the initial centroids "

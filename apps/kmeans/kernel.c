@@ -21,7 +21,7 @@
 typedef double km_v4 __attribute__((vector_size(32)));
 typedef int64_t km_i4 __attribute__((vector_size(32)));
 
-#define KM_W 4 /* centroids per vector */
+#define KM_W 4            /* centroids per vector */
 #define KM_PAD (2 * KM_W) /* kp is a multiple of this */
 
 #if defined(__clang__) || __GNUC__ >= 12

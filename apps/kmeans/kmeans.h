@@ -22,17 +22,17 @@
 typedef struct km_data {
   pmr_ctx *ctx;
   pmr_block *block;
-  const char *spec;  /* the input dataset, FILE:/path */
-  uint64_t n, d;     /* points and dimensions (all ranks) */
-  uint64_t first;    /* this rank's first row */
-  uint64_t nlocal;   /* this rank's rows */
-  const double *x;   /* nlocal x d, row-major */
+  const char *spec; /* the input dataset, FILE:/path */
+  uint64_t n, d;    /* points and dimensions (all ranks) */
+  uint64_t first;   /* this rank's first row */
+  uint64_t nlocal;  /* this rank's rows */
+  const double *x;  /* nlocal x d, row-major */
   int rank, nranks, nthreads;
   /* Fixed-point sums (see lloyd.c): usable when every coordinate is an
    * integer multiple of 2^lsb and below 2^(msb + 1) in magnitude, with
    * msb - lsb small enough. */
-  int fixed;         /* 1: fixed-point sums, 0: the library's exact emits */
-  int lsb, msb;      /* lowest and highest set bit over all coordinates */
+  int fixed;    /* 1: fixed-point sums, 0: the library's exact emits */
+  int lsb, msb; /* lowest and highest set bit over all coordinates */
 } km_data;
 
 /* Centroids laid out for the kernel: ct[j * kp + c] is coordinate j of

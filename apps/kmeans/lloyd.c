@@ -64,8 +64,8 @@ int km_agree(const km_data *dt, int code) {
 
 /* Emit v * 2^scale into (cell, col) as doubles of at most 43 significant
  * bits each, so each is exact. */
-static int km_emit_i128(pmr_emitter *em, uint64_t cell, uint64_t col,
-                        km_i128 v, int scale) {
+static int km_emit_i128(pmr_emitter *em, uint64_t cell, uint64_t col, km_i128 v,
+                        int scale) {
   if (!v)
     return PMR_OK;
   int neg = v < 0;
@@ -87,8 +87,8 @@ static int km_emit_i128(pmr_emitter *em, uint64_t cell, uint64_t col,
 #define KM_BINS 2048
 
 typedef struct km_bins {
-  km_i128 *b; /* [KM_BINS] */
-  int lo, hi; /* exponents used since the last flush (lo > hi: none) */
+  km_i128 *b;    /* [KM_BINS] */
+  int lo, hi;    /* exponents used since the last flush (lo > hi: none) */
   int nonfinite; /* an Inf was added: passed on as it is */
   double inf;
 } km_bins;
@@ -163,7 +163,7 @@ static int km_scan_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
   for (uint64_t i = 0; i < n; i++) {
     double v = x[i];
     if (!(fabs(v) <= KM_MAX_ABS)) {
-      int kind = isnan(v) ? KM_BAD_NAN
+      int kind = isnan(v)   ? KM_BAD_NAN
                  : isinf(v) ? (v > 0 ? KM_BAD_PINF : KM_BAD_NINF)
                             : KM_BAD_HUGE;
       /* The first bad value of the block; the reduce keeps the first of
@@ -278,11 +278,11 @@ int km_scan(km_data *dt, double *var) {
     static const char *const what[] = {
         "NaN", "+Inf", "-Inf",
         "a magnitude above 2^500 (3.3e150), too large for squared distances"};
-    return km_fail(PMR_EINVAL, "'%s' row %llu, column %llu: %s (the points "
-                               "must be finite numbers)",
+    return km_fail(PMR_EINVAL,
+                   "'%s' row %llu, column %llu: %s (the points "
+                   "must be finite numbers)",
                    dt->spec, (unsigned long long)(at / dt->d),
-                   (unsigned long long)(at % dt->d),
-                   what[key % KM_BAD_KINDS]);
+                   (unsigned long long)(at % dt->d), what[key % KM_BAD_KINDS]);
   }
   if (msb == INT64_MIN) { /* every coordinate is zero */
     dt->fixed = 1;
@@ -292,8 +292,7 @@ int km_scan(km_data *dt, double *var) {
     dt->lsb = (int)-neg_lsb;
     /* See the top of this file; the bounds also keep 2^-g and 2^-lsb
      * finite and normal. */
-    dt->fixed = dt->msb - dt->lsb <= 100 && dt->msb >= -960 &&
-                dt->lsb >= -1022;
+    dt->fixed = dt->msb - dt->lsb <= 100 && dt->msb >= -960 && dt->lsb >= -1022;
   }
   /* PMR_KMEANS_SUMS=emit: the slow form even where the fast one applies
    * (the tests compare the two; mpirun gives every rank the same
@@ -321,6 +320,7 @@ typedef struct km_thr {
   double dist[KM_CHUNK];
   int64_t bins[KM_BINS]; /* the chunk's distances by exponent */
   int64_t *ih, *il;      /* [KM_CHUNK x d]: the chunk's coordinates split */
+  int64_t *ch, *cl;      /* [k x d]: their sums over the chunk (< 2^59) */
   km_i128 *h, *l;        /* [k x d]: fixed-point coordinate sums */
   int64_t *cnt;          /* [k] */
   double *vals;          /* [d + 1]: a point as emitted when not fixed */
@@ -332,9 +332,9 @@ typedef struct km_step_ctx {
   const km_cent *c;
   km_thr **thr; /* [threads] */
   int32_t *labels;
-  int g;                /* fixed point: h's unit is 2^g */
-  double inv_g, pow_g;  /* 2^-g, 2^g */
-  double inv_lsb;       /* 2^-lsb */
+  int g;               /* fixed point: h's unit is 2^g */
+  double inv_g, pow_g; /* 2^-g, 2^g */
+  double inv_lsb;      /* 2^-lsb */
 } km_step_ctx;
 
 static int km_step_flush(const km_step_ctx *sc, km_thr *t, pmr_emitter *em) {
@@ -391,6 +391,22 @@ static void km_inertia_add(km_thr *t, size_t m) {
   }
 }
 
+/* Sum the chunk's split coordinates per cluster; inlined with d constant
+ * for the common small dimensions. */
+static inline __attribute__((always_inline)) void
+km_scatter(km_thr *t, size_t m, uint64_t d) {
+  for (size_t i = 0; i < m; i++) {
+    uint64_t c = (uint64_t)t->label[i];
+    int64_t *ch = t->ch + c * d, *cl = t->cl + c * d;
+    const int64_t *ih = t->ih + i * d, *il = t->il + i * d;
+    t->cnt[c]++;
+    for (uint64_t j = 0; j < d; j++) {
+      ch[j] += ih[j];
+      cl[j] += il[j];
+    }
+  }
+}
+
 static int km_step_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
   const km_step_ctx *sc = user;
   km_thr *t = sc->thr[pmr_emitter_thread(em)];
@@ -406,15 +422,22 @@ static int km_step_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
     km_inertia_add(t, m);
     if (fixed) {
       km_split(x, m * d, sc->inv_g, sc->pow_g, sc->inv_lsb, t->ih, t->il);
-      for (size_t i = 0; i < m; i++) {
-        uint64_t c = (uint64_t)t->label[i];
-        km_i128 *h = t->h + c * d, *l = t->l + c * d;
-        const int64_t *ih = t->ih + i * d, *il = t->il + i * d;
-        t->cnt[c]++;
-        for (uint64_t j = 0; j < d; j++) {
-          h[j] += ih[j];
-          l[j] += il[j];
-        }
+      /* 64-bit sums over the chunk (at most KM_CHUNK = 2^9 values below
+       * 2^50 each), added to the 128-bit ones once per chunk. */
+      switch (d) {
+      case 2:
+        km_scatter(t, m, 2);
+        break;
+      case 3:
+        km_scatter(t, m, 3);
+        break;
+      default:
+        km_scatter(t, m, d);
+      }
+      for (uint64_t e = 0; e < sc->c->k * d; e++) {
+        t->h[e] += t->ch[e];
+        t->l[e] += t->cl[e];
+        t->ch[e] = t->cl[e] = 0;
       }
     } else {
       for (size_t i = 0; i < m; i++) {
@@ -434,6 +457,8 @@ static void km_thr_free(km_thr *t) {
     return;
   free(t->ih);
   free(t->il);
+  free(t->ch);
+  free(t->cl);
   free(t->h);
   free(t->l);
   free(t->cnt);
@@ -449,12 +474,14 @@ static km_thr *km_thr_new(uint64_t k, uint64_t d) {
   memset(t, 0, sizeof *t);
   t->ih = malloc(KM_CHUNK * d * sizeof *t->ih);
   t->il = malloc(KM_CHUNK * d * sizeof *t->il);
+  t->ch = calloc(k * d, sizeof *t->ch);
+  t->cl = calloc(k * d, sizeof *t->cl);
   t->h = calloc(k * d, sizeof *t->h);
   t->l = calloc(k * d, sizeof *t->l);
   t->cnt = calloc(k, sizeof *t->cnt);
   t->vals = calloc(d + 1, sizeof *t->vals);
-  if (!t->ih || !t->il || !t->h || !t->l || !t->cnt || !t->vals ||
-      km_bins_init(&t->inertia)) {
+  if (!t->ih || !t->il || !t->ch || !t->cl || !t->h || !t->l || !t->cnt ||
+      !t->vals || km_bins_init(&t->inertia)) {
     km_thr_free(t);
     return NULL;
   }

@@ -22,17 +22,16 @@
 #include "kmeans.h"
 
 typedef struct km_opts {
-  long long k;       /* 0: from --init FILE */
+  long long k; /* 0: from --init FILE */
   long long iters;
   double tol;
-  const char *init;  /* "kmeans++", "random", or a spec */
+  const char *init; /* "kmeans++", "random", or a spec */
   uint64_t seed;
   int assign;
   const char *group;
 } km_opts;
 
-enum { OPT_ITERS = 0x2000, OPT_TOL, OPT_INIT, OPT_SEED, OPT_ASSIGN,
-       OPT_GROUP };
+enum { OPT_ITERS = 0x2000, OPT_TOL, OPT_INIT, OPT_SEED, OPT_ASSIGN, OPT_GROUP };
 
 static const struct option km_longopts[] = {
     {"clusters", required_argument, NULL, 'k'},
@@ -62,8 +61,10 @@ static int km_option(pmr_cli *cli, int opt, const char *arg, void *user) {
     errno = 0;
     o->tol = strtod(arg, &end);
     if (errno || end == arg || *end || !(o->tol >= 0) || isinf(o->tol)) {
-      pmr_cli_error(cli, "invalid value '%s' for --tol: need a number >= 0 "
-                         "(see --help)", arg);
+      pmr_cli_error(cli,
+                    "invalid value '%s' for --tol: need a number >= 0 "
+                    "(see --help)",
+                    arg);
       return PMR_CLI_USAGE;
     }
     return 0;
@@ -75,8 +76,10 @@ static int km_option(pmr_cli *cli, int opt, const char *arg, void *user) {
     else if (strstr(arg, ":/") && arg[0] != ':')
       o->init = arg;
     else {
-      pmr_cli_error(cli, "invalid value '%s' for --init: need kmeans++, "
-                         "random or FILE.h5:/dataset (see --help)", arg);
+      pmr_cli_error(cli,
+                    "invalid value '%s' for --init: need kmeans++, "
+                    "random or FILE.h5:/dataset (see --help)",
+                    arg);
       return PMR_CLI_USAGE;
     }
     return 0;
@@ -84,8 +87,10 @@ static int km_option(pmr_cli *cli, int opt, const char *arg, void *user) {
     errno = 0;
     o->seed = strtoull(arg, &end, 10);
     if (errno || end == arg || *end || arg[0] < '0' || arg[0] > '9') {
-      pmr_cli_error(cli, "invalid value '%s' for --seed: need an integer "
-                         "from 0 to 2^64 - 1 (see --help)", arg);
+      pmr_cli_error(cli,
+                    "invalid value '%s' for --seed: need an integer "
+                    "from 0 to 2^64 - 1 (see --help)",
+                    arg);
       return PMR_CLI_USAGE;
     }
     return 0;
@@ -116,13 +121,13 @@ static double km_cpu(void) { return km_clock(CLOCK_PROCESS_CPUTIME_ID); }
 /* What the run found, for the output. */
 typedef struct km_result {
   uint64_t k;
-  double *init, *cent;  /* k x d */
-  int64_t *counts;      /* k */
-  double *inertia;      /* per iteration */
+  double *init, *cent; /* k x d */
+  int64_t *counts;     /* k */
+  double *inertia;     /* per iteration */
   int64_t iterations;
   int converged;
   double final_inertia, tol_abs;
-  int32_t *labels;      /* nlocal, with --assign */
+  int32_t *labels; /* nlocal, with --assign */
   double t_load, t_scan, t_init, t_iter, t_final, t_write;
   double cpu_iter; /* CPU seconds of this process in the iterations */
 } km_result;
@@ -141,9 +146,11 @@ static int km_lloyd(km_data *dt, const km_opts *o, km_result *res) {
   st.sums = malloc(k * d * sizeof *st.sums);
   res->cent = malloc(k * d * sizeof *res->cent);
   res->counts = malloc(k * sizeof *res->counts);
-  res->inertia = malloc((size_t)o->iters * sizeof *res->inertia);
-  if (!rc && (!st.counts || !st.sums || !res->cent || !res->counts ||
-              !res->inertia))
+  /* Grown as the iterations go: --iters may be far more than are run. */
+  size_t cap = o->iters < 64 ? (size_t)o->iters : 64;
+  res->inertia = malloc(cap * sizeof *res->inertia);
+  if (!rc &&
+      (!st.counts || !st.sums || !res->cent || !res->counts || !res->inertia))
     rc = km_fail(PMR_ENOMEM, "out of memory for %llu centroids",
                  (unsigned long long)k);
   rc = km_agree(dt, rc);
@@ -154,6 +161,18 @@ static int km_lloyd(km_data *dt, const km_opts *o, km_result *res) {
     for (long long it = 0; it < o->iters && !rc; it++) {
       km_cent_set(&c, res->cent);
       rc = km_step_run(dt, &c, &st, res->labels);
+      if (!rc && (size_t)it == cap) {
+        double *p = realloc(res->inertia, 2 * cap * sizeof *p);
+        if (p) {
+          res->inertia = p;
+          cap *= 2;
+        }
+        rc = km_agree(dt, p ? PMR_OK
+                            : km_fail(PMR_ENOMEM,
+                                      "out of memory after %lld "
+                                      "iterations",
+                                      it));
+      }
       if (rc)
         break;
       res->inertia[it] = st.inertia;
@@ -163,8 +182,8 @@ static int km_lloyd(km_data *dt, const km_opts *o, km_result *res) {
         for (uint64_t j = 0; j < d; j++) {
           double *cj = &res->cent[i * d + j];
           /* An empty cluster keeps its centroid. */
-          double v = st.counts[i] ? st.sums[i * d + j] / (double)st.counts[i]
-                                  : *cj;
+          double v =
+              st.counts[i] ? st.sums[i * d + j] / (double)st.counts[i] : *cj;
           double t = v - *cj;
           s = s + t * t;
           *cj = v;
@@ -240,8 +259,8 @@ static int km_write(pmr_ctx *ctx, const pmr_cli *cli, const km_opts *o,
   if (!rc)
     rc = pmr_meta_set_f64(meta, "tol_abs", res->tol_abs);
   if (!rc)
-    rc = pmr_meta_set_str(meta, "sums", dt->fixed ? "exact, fixed point"
-                                                  : "exact, emitted");
+    rc = pmr_meta_set_str(meta, "sums",
+                          dt->fixed ? "exact, fixed point" : "exact, emitted");
   if (!rc)
     rc = pmr_meta_set_f64(meta, "load_seconds", res->t_load);
   if (!rc)
@@ -254,11 +273,11 @@ static int km_write(pmr_ctx *ctx, const pmr_cli *cli, const km_opts *o,
     return rc;
   }
   rc = pmr_h5out_open(ctx, cli->output, 0, &w);
-#define KM_ROWS(ds, type, cols, n, data)                                      \
-  do {                                                                       \
-    snprintf(name, sizeof name, "%s/%s", g, ds);                             \
-    if (!rc)                                                                 \
-      rc = pmr_h5out_rows(w, name, type, cols, n, data);                     \
+#define KM_ROWS(ds, type, cols, n, data)                                       \
+  do {                                                                         \
+    snprintf(name, sizeof name, "%s/%s", g, ds);                               \
+    if (!rc)                                                                   \
+      rc = pmr_h5out_rows(w, name, type, cols, n, data);                       \
   } while (0)
   KM_ROWS("centroids", PMR_FLOAT64, d, root ? k : 0, res->cent);
   KM_ROWS("counts", PMR_INT64, 0, root ? k : 0, res->counts);
@@ -297,9 +316,9 @@ static void km_print_stats(const km_data *dt, const km_result *r) {
           "per thread, %.2f M per cpu-second (%d ranks x %d threads)\n",
           (unsigned long long)dt->n, (unsigned long long)dt->d,
           (unsigned long long)r->k, (long long)r->iterations,
-          r->converged ? "converged" : "not converged", wall, cpu,
-          rate / 1e6, rate / 1e6 / threads, cpu > 0 ? pi / cpu / 1e6 : 0,
-          dt->nranks, dt->nthreads);
+          r->converged ? "converged" : "not converged", wall, cpu, rate / 1e6,
+          rate / 1e6 / threads, cpu > 0 ? pi / cpu / 1e6 : 0, dt->nranks,
+          dt->nthreads);
   fprintf(stderr,
           "pmr-kmeans: seconds: load %.3f, scan %.3f, init %.3f, iterations "
           "%.3f, final assignment %.3f, write %.3f; block %.1f MiB per rank "
@@ -311,8 +330,8 @@ static void km_print_stats(const km_data *dt, const km_result *r) {
 }
 
 int main(int argc, char **argv) {
-  km_opts o = {.iters = 300, .tol = 1e-4, .init = "kmeans++",
-               .group = "kmeans"};
+  km_opts o = {
+      .iters = 300, .tol = 1e-4, .init = "kmeans++", .group = "kmeans"};
   pmr_cli_app app = {
       .name = "kmeans",
       .summary =
@@ -351,8 +370,10 @@ int main(int argc, char **argv) {
   pmr_cli cli;
   int prc = pmr_cli_parse(&cli, &app, argc, argv);
   if (prc == PMR_CLI_RUN && cli.ninputs != 1) {
-    pmr_cli_error(&cli, "one input dataset, FILE.h5:/points, is needed; "
-                        "got %d (see --help)", cli.ninputs);
+    pmr_cli_error(&cli,
+                  "one input dataset, FILE.h5:/points, is needed; "
+                  "got %d (see --help)",
+                  cli.ninputs);
     prc = PMR_CLI_USAGE;
   }
   int from_file = strcmp(o.init, "kmeans++") && strcmp(o.init, "random");
@@ -446,7 +467,7 @@ int main(int argc, char **argv) {
 
   if (rc)
     pmr_cli_error(&cli, "%s",
-                  *km_errmsg          ? km_errmsg
+                  *km_errmsg         ? km_errmsg
                   : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                      : pmr_strerror(rc));
   /* After an error, the one message line is all that stderr gets. */
