@@ -162,15 +162,40 @@ static void km_pp_fold(void *acc, const void *in, void *user) {
   memcpy(acc, &a, sizeof a);
 }
 
+/* A block of rows a callback mapped, with the sum of its weights: the
+ * search for the chosen point then scans one block, not the rank's rows. */
+typedef struct km_pp_blk {
+  uint64_t first, n;
+  km_u128 w;
+} km_pp_blk;
+
+typedef struct km_pp_blks {
+  km_pp_blk *b;
+  size_t n, cap;
+  char pad[40]; /* threads' counters on separate cache lines */
+} km_pp_blks;
+
 typedef struct km_pp_ctx {
   const km_data *dt;
   double *d2;         /* [nlocal] squared distance to the nearest so far */
   const double *cnew; /* the centroid just added, or NULL: weights only */
   int e;              /* weights: D^2 * 2^(52 - e); INT32_MIN: none yet */
+  double scale;       /* 2^(52 - e), or 0 where that is not a double */
+  km_pp_blks *blks;   /* [threads]: this pass's blocks */
 } km_pp_ctx;
 
-static inline uint64_t km_pp_weight(double d2, int e) {
-  return (uint64_t)floor(ldexp(d2, 52 - e));
+/* floor(D^2 2^(52 - e)) (< 2^52 as D^2 < 2^e). Multiplying by a power of
+ * two is exact whenever the product is at least 1, and below 1 the floor
+ * is 0 either way: the same as ldexp's, which takes over only where
+ * 2^(52 - e) overflows (every D^2 below 2^-971). */
+static inline uint64_t km_pp_weight(const km_pp_ctx *pc, double d2) {
+  return pc->scale ? (uint64_t)(d2 * pc->scale)
+                   : (uint64_t)floor(ldexp(d2, 52 - pc->e));
+}
+
+static void km_pp_set_e(km_pp_ctx *pc, int e) {
+  pc->e = e;
+  pc->scale = 52 - e <= 1000 ? ldexp(1, 52 - e) : 0;
 }
 
 static int km_pp_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
@@ -189,16 +214,70 @@ static int km_pp_rows(const pmr_rows *r, pmr_emitter *em, void *user) {
     if (d2[i] > mx)
       mx = d2[i];
     if (pc->e != INT32_MIN)
-      w += km_pp_weight(d2[i], pc->e);
+      w += km_pp_weight(pc, d2[i]);
   }
+  km_pp_blks *bl = &pc->blks[pmr_emitter_thread(em)];
+  if (bl->n == bl->cap) {
+    size_t cap = bl->cap ? 2 * bl->cap : 64;
+    km_pp_blk *b = realloc(bl->b, cap * sizeof *b);
+    if (!b)
+      return PMR_ENOMEM;
+    bl->b = b;
+    bl->cap = cap;
+  }
+  bl->b[bl->n++] = (km_pp_blk){r->first, r->nrows, w};
   km_pp_cell c = {(uint64_t)w, (uint64_t)(w >> 64), mx};
   return pmr_emit_cell(em, (uint64_t)pc->dt->rank, &c);
+}
+
+static int km_pp_blk_cmp(const void *a, const void *b) {
+  const km_pp_blk *x = a, *y = b;
+  return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* On the rank holding the target: the first local row whose running sum
+ * of weights (from `cum`, the ranks' before it) exceeds it. Blocks first,
+ * then the rows of one block. Returns 0 and sets *row, or PMR_ENOMEM. */
+static int km_pp_find(const km_pp_ctx *pc, km_u128 cum, km_u128 target,
+                      uint64_t *row) {
+  size_t n = 0;
+  for (int t = 0; t < pc->dt->nthreads; t++)
+    n += pc->blks[t].n;
+  km_pp_blk *all = malloc((n ? n : 1) * sizeof *all);
+  if (!all)
+    return PMR_ENOMEM;
+  n = 0;
+  for (int t = 0; t < pc->dt->nthreads; t++) {
+    memcpy(all + n, pc->blks[t].b, pc->blks[t].n * sizeof *all);
+    n += pc->blks[t].n;
+  }
+  qsort(all, n, sizeof *all, km_pp_blk_cmp);
+  *row = pc->dt->first + pc->dt->nlocal - 1; /* not reached: target < sum */
+  for (size_t b = 0; b < n; b++) {
+    if (cum + all[b].w <= target) {
+      cum += all[b].w;
+      continue;
+    }
+    const double *d2 = pc->d2 + (all[b].first - pc->dt->first);
+    for (uint64_t i = 0; i < all[b].n; i++) {
+      cum += km_pp_weight(pc, d2[i]);
+      if (cum > target) {
+        *row = all[b].first + i;
+        break;
+      }
+    }
+    break;
+  }
+  free(all);
+  return PMR_OK;
 }
 
 /* One pass: update D^2 (when cnew), then every rank's weight and the
  * largest D^2 into part[nranks], *max. */
 static int km_pp_pass(km_data *dt, km_pp_ctx *pc, km_u128 *part, double *max) {
   static const km_pp_cell zero = {0, 0, 0};
+  for (int t = 0; t < dt->nthreads; t++)
+    pc->blks[t].n = 0;
   pmr_kv *kv = NULL;
   int rc = pmr_kv_create_dense_user(dt->ctx, (uint64_t)dt->nranks,
                                     sizeof(km_pp_cell), PMR_BYTES, km_pp_fold,
@@ -226,10 +305,12 @@ int km_init_kmeanspp(km_data *dt, uint64_t k, uint64_t seed, double *cent) {
   uint64_t d = dt->d;
   double *d2 = malloc((dt->nlocal ? dt->nlocal : 1) * sizeof *d2);
   km_u128 *part = malloc((size_t)dt->nranks * sizeof *part);
-  int rc = d2 && part ? PMR_OK
-                      : km_fail(PMR_ENOMEM,
-                                "out of memory for k-means++ (%llu points)",
-                                (unsigned long long)dt->nlocal);
+  km_pp_blks *blks = calloc((size_t)dt->nthreads, sizeof *blks);
+  int rc =
+      d2 && part && blks
+          ? PMR_OK
+          : km_fail(PMR_ENOMEM, "out of memory for k-means++ (%llu points)",
+                    (unsigned long long)dt->nlocal);
   for (uint64_t i = 0; d2 && i < dt->nlocal; i++)
     d2[i] = INFINITY;
   /* Every rank asks for the first centroid: only its holder emits it. */
@@ -237,7 +318,7 @@ int km_init_kmeanspp(km_data *dt, uint64_t k, uint64_t seed, double *cent) {
   rc = km_agree(dt, rc);
   if (!rc)
     rc = km_fetch(dt, &want, 1, 1, cent);
-  km_pp_ctx pc = {dt, d2, NULL, INT32_MIN};
+  km_pp_ctx pc = {dt, d2, NULL, INT32_MIN, 0, blks};
   for (uint64_t t = 1; !rc && t < k; t++) {
     double max;
     pc.cnew = cent + (t - 1) * d;
@@ -246,7 +327,9 @@ int km_init_kmeanspp(km_data *dt, uint64_t k, uint64_t seed, double *cent) {
     for (int i = 0; !rc && i < dt->nranks; i++)
       total += part[i];
     if (!rc && max > 0 && (pc.e == INT32_MIN || total < ((km_u128)1 << 48))) {
-      frexp(max, &pc.e); /* max < 2^e */
+      int e;
+      frexp(max, &e); /* max < 2^e */
+      km_pp_set_e(&pc, e);
       pc.cnew = NULL;
       rc = km_pp_pass(dt, &pc, part, &max);
       total = 0;
@@ -257,6 +340,7 @@ int km_init_kmeanspp(km_data *dt, uint64_t k, uint64_t seed, double *cent) {
       break;
     size_t nwant = 0;
     want.cell = 0;
+    int lrc = PMR_OK;
     if (total == 0) {
       want.row = km_below(km_random(seed, KM_STREAM_PP_UNIFORM, t), dt->n);
       nwant = 1;
@@ -269,19 +353,17 @@ int km_init_kmeanspp(km_data *dt, uint64_t k, uint64_t seed, double *cent) {
       for (int i = 0; i < dt->rank; i++)
         before += part[i];
       if (target >= before && target < before + part[dt->rank]) {
-        km_u128 cum = before;
-        for (uint64_t i = 0; i < dt->nlocal; i++) {
-          cum += km_pp_weight(d2[i], pc.e);
-          if (cum > target) {
-            want.row = dt->first + i;
-            nwant = 1;
-            break;
-          }
-        }
+        lrc = km_pp_find(&pc, before, target, &want.row);
+        nwant = 1;
       }
     }
-    rc = km_fetch(dt, &want, nwant, 1, cent + t * d);
+    rc = km_agree(dt, lrc ? km_fail(lrc, "out of memory in k-means++") : lrc);
+    if (!rc)
+      rc = km_fetch(dt, &want, nwant, 1, cent + t * d);
   }
+  for (int t = 0; blks && t < dt->nthreads; t++)
+    free(blks[t].b);
+  free(blks);
   free(d2);
   free(part);
   return rc;

@@ -72,6 +72,9 @@ def dataset(name):
         X[1, 1] = -(2.0 ** 6 - 2.0 ** -44)
         X[2, 2] = 2.0 ** -43 + 2.0 ** -95  # h = 2, l = 1
         X[3, 0] = -3 * 2.0 ** -95
+    elif name == "outlier":  # k-means++ renews its weights' scale
+        X = rng.normal(0, 1, (400, 2))
+        X[123] = [1e6, -1e6]
     elif name == "dups":  # 4 distinct points: k-means++ runs out of D^2
         base = rng.normal(0, 5, (4, 3))
         X = base[rng.integers(0, 4, 60)]
@@ -105,6 +108,7 @@ CASES = {
     # Duplicate points give duplicate centroids, whose ties numpy's inexact
     # sums break differently (a centroid one ulp off): exact reference only.
     "dups": ("dups", ["-k", "6", "--seed", "1", "--assign"], "pp", 6, 1e-4, 300),
+    "outlier": ("outlier", ["-k", "3", "--seed", "5", "--assign"], "pp", 3, 1e-4, 300),
     "edge": ("edge", ["-k", "4", "--init", "random", "--seed", "4", "--assign"], "random", 4,
              1e-4, 300),
     "empty": ("blobs", ["-k", "6", "--init", "init.h5:/empty", "--iters", "20", "--assign"],
