@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <pmr.h>
 
@@ -22,7 +23,9 @@
 #include "kmeans.h"
 
 typedef struct km_opts {
-  long long k; /* 0: from --init FILE */
+  int progress; /* rank 0 prints a line per iteration */
+  int shown;    /* and has one open on stderr */
+  long long k;  /* 0: from --init FILE */
   long long iters;
   double tol;
   const char *init; /* "kmeans++", "random", or a spec */
@@ -137,7 +140,7 @@ typedef struct km_result {
  * shift of the centroids summed over all of them is <= tol_abs. Then, if
  * the last step moved a centroid, one more assignment so that counts,
  * labels and the final inertia belong to the final centroids. */
-static int km_lloyd(km_data *dt, const km_opts *o, km_result *res) {
+static int km_lloyd(km_data *dt, km_opts *o, km_result *res) {
   uint64_t k = res->k, d = dt->d;
   km_cent c;
   km_step st = {0};
@@ -193,6 +196,14 @@ static int km_lloyd(km_data *dt, const km_opts *o, km_result *res) {
       memcpy(res->counts, st.counts, k * sizeof *st.counts);
       res->final_inertia = st.inertia;
       res->iterations = it + 1;
+      if (o->progress && dt->rank == 0) {
+        fprintf(stderr,
+                "\rpmr-kmeans: iteration %lld (of at most %lld): inertia "
+                "%.9g, shift %.3g",
+                it + 1, o->iters, st.inertia, shift);
+        fflush(stderr);
+        o->shown = 1;
+      }
       if (shift <= res->tol_abs) {
         res->converged = 1;
         break;
@@ -200,6 +211,10 @@ static int km_lloyd(km_data *dt, const km_opts *o, km_result *res) {
     }
     res->t_iter = km_now() - t0;
     res->cpu_iter = km_cpu() - c0;
+    if (o->shown) {
+      fprintf(stderr, "\n");
+      o->shown = 0;
+    }
   }
   /* Unless the last step moved nothing (then its assignment is already
    * the final centroids'), assign once more. */
@@ -391,6 +406,11 @@ int main(int argc, char **argv) {
     return pmr_cli_finish(&cli, 1);
   }
   pmr_cli_setup(&cli, ctx);
+  /* A line per iteration instead of the library's per map (there are
+   * several maps per iteration). */
+  o.progress =
+      cli.progress < 0 ? cli.rank == 0 && isatty(STDERR_FILENO) : cli.progress;
+  pmr_ctx_set_progress(ctx, NULL, NULL);
 
   km_data dt = {.ctx = ctx, .spec = cli.inputs[0]};
   dt.rank = pmr_ctx_rank(ctx);
@@ -465,6 +485,8 @@ int main(int argc, char **argv) {
   if (!rc)
     rc = km_write(ctx, &cli, &o, &dt, &res);
 
+  if (rc && o.shown)
+    fputc('\n', stderr);
   if (rc)
     pmr_cli_error(&cli, "%s",
                   *km_errmsg         ? km_errmsg
