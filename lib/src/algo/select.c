@@ -226,14 +226,17 @@ static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
     for (size_t i = 0; i < hn; i++)
       p += pmr__wire_put(p, h[i].key, h[i].klen, h[i].val, kv->vsize);
   }
-  rc = pmr__agree(ctx, rc);
+  /* The root's receive arrays, before the gather writes into them. */
   int mine = (int)bytes, *counts = NULL, *displs = NULL;
-  unsigned char *rbuf = NULL;
-  long long total = 0;
   if (!rc && ctx->rank == root) {
     counts = pmr__malloc((size_t)ctx->size * sizeof *counts);
     displs = pmr__malloc((size_t)ctx->size * sizeof *displs);
+    if (!counts || !displs)
+      rc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
   }
+  rc = pmr__agree(ctx, rc);
+  unsigned char *rbuf = NULL;
+  long long total = 0;
   if (!rc)
     rc = pmr__agree_mpi(ctx,
                         MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT,
@@ -241,18 +244,14 @@ static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
                         "MPI_Gather of top-N sizes");
   int lrc = PMR_OK;
   if (!rc && ctx->rank == root) {
-    if (!counts || !displs) {
-      lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
-    } else {
-      for (int r = 0; r < ctx->size; r++) {
-        displs[r] = (int)total;
-        total += counts[r];
-      }
-      if (total > INT_MAX)
-        lrc = pmr__seterr(ctx, PMR_EOVERFLOW, "top-N lists over 2 GiB");
-      else if (!(rbuf = pmr__malloc(total ? (size_t)total : 1)))
-        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
+    for (int r = 0; r < ctx->size; r++) {
+      displs[r] = (int)total;
+      total += counts[r];
     }
+    if (total > INT_MAX)
+      lrc = pmr__seterr(ctx, PMR_EOVERFLOW, "top-N lists over 2 GiB");
+    else if (!(rbuf = pmr__malloc(total ? (size_t)total : 1)))
+      lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
   }
   if (!rc)
     rc = pmr__agree(ctx, lrc);
