@@ -177,8 +177,18 @@ static int pmr__h5_attrs(pmr_kv *kv, hid_t g, const pmr_meta *meta) {
   pmr_stats g_stats;
   if (!rc)
     rc = pmr_ctx_stats_global(ctx, &g_stats);
-  if (rc)
+  void *scratch = NULL;
+  if (!rc) {
+    scratch = pmr__malloc(pmr__meta_scratch(meta));
+    rc = pmr__agree(ctx, scratch ? PMR_OK
+                                 : pmr__seterr(ctx, PMR_ENOMEM,
+                                               "out of memory writing "
+                                               "attributes"));
+  }
+  if (rc) {
+    pmr__free(scratch);
     return rc;
+  }
   const pmr__op_desc *op = pmr__op(kv->op);
   herr_t e = 0;
   e |= pmr__h5_str(g, "pmr_version", PMR_VERSION_STRING);
@@ -195,9 +205,9 @@ static int pmr__h5_attrs(pmr_kv *kv, hid_t g, const pmr_meta *meta) {
   e |= pmr__h5_f64(g, "seconds_map", g_stats.seconds[PMR_PHASE_MAP]);
   e |= pmr__h5_f64(g, "seconds_shuffle", g_stats.seconds[PMR_PHASE_SHUFFLE]);
   e |= pmr__h5_f64(g, "seconds_reduce", g_stats.seconds[PMR_PHASE_REDUCE]);
-  if (e < 0)
-    return PMR_EHDF5;
-  return pmr__meta_write(meta, g);
+  rc = e < 0 ? PMR_EHDF5 : pmr__meta_write(meta, g, scratch);
+  pmr__free(scratch);
+  return rc;
 }
 
 /* The ragged key/value layout of a hash set. */
@@ -293,13 +303,11 @@ static int pmr__h5_kv_body(pmr_kv *kv, hid_t g, const char *path) {
   return rc;
 }
 
-/* Make room for `group` in an open file: remove an object of that name (the
- * group being replaced), keeping everything else. Every rank, same calls. */
-static int pmr__h5_unlink(hid_t f, const char *group) {
+/* Make room for a group in an open file: remove an object of that name
+ * (the group being replaced), keeping everything else. Every rank, same
+ * calls. `path` is the group's name, walked in place (and restored). */
+static int pmr__h5_unlink(hid_t f, char *path) {
   /* H5Lexists needs every component but the last to exist. */
-  char *path = pmr__strdup(group);
-  if (!path)
-    return PMR_ENOMEM;
   int rc = PMR_OK;
   for (char *p = path + (*path == '/');; p++) {
     char *slash = strchr(p, '/');
@@ -318,14 +326,23 @@ static int pmr__h5_unlink(hid_t f, const char *group) {
     *slash = '/';
     p = slash;
   }
-  pmr__free(path);
   return rc;
 }
 
 static int pmr__h5_file(pmr_kv *kv, const char *path, const char *tmp,
                         const char *group, const pmr_meta *meta, bool add) {
   pmr_ctx *ctx = kv->ctx;
-  int rc = PMR_OK;
+  /* The name to walk when replacing a group: allocated, and agreed, before
+   * the first HDF5 call (a rank that left HDF5's collective calls after a
+   * failed allocation would leave the others waiting). */
+  char *walk = add ? pmr__strdup(group) : NULL;
+  int rc = pmr__agree(ctx, add && !walk ? pmr__seterr(ctx, PMR_ENOMEM,
+                                                      "out of memory")
+                                        : PMR_OK);
+  if (rc) {
+    pmr__free(walk);
+    return rc;
+  }
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, ctx->comm, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, 1);
@@ -343,9 +360,10 @@ static int pmr__h5_file(pmr_kv *kv, const char *path, const char *tmp,
   if (rc) {
     if (f >= 0)
       H5Fclose(f);
+    pmr__free(walk);
     return rc;
   }
-  if (add && pmr__h5_unlink(f, group))
+  if (add && pmr__h5_unlink(f, walk))
     rc = pmr__seterr(ctx, PMR_EHDF5, "cannot replace group '%s' in '%s'",
                      group, path);
   rc = pmr__agree(ctx, rc);
@@ -374,6 +392,7 @@ static int pmr__h5_file(pmr_kv *kv, const char *path, const char *tmp,
     H5Gclose(g);
   if (H5Fclose(f) < 0 && !rc)
     rc = pmr__seterr(ctx, PMR_EHDF5, "cannot close '%s' (HDF5)", path);
+  pmr__free(walk);
   return pmr__agree(ctx, rc);
 }
 

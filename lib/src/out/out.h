@@ -18,9 +18,15 @@ int pmr__out_finish(pmr_ctx *ctx, int rc, const char *path, char **tmp);
 /* Rank 0: copy file `from` to the (existing, empty) file `to`. Local. */
 int pmr__copy_file(pmr_ctx *ctx, const char *from, const char *to);
 
-/* Write the meta's attributes on object `obj` (every rank, same values).
+/* Bytes of scratch memory pmr__meta_write needs (at least 1). */
+size_t pmr__meta_scratch(const pmr_meta *meta);
+/* Write the meta's attributes on object `obj` (every rank, same values),
+ * building strings in `scratch` (pmr__meta_scratch bytes). The caller
+ * allocates it and agrees on that before the first HDF5 call: attribute
+ * calls are collective metadata operations, and a rank that skipped them
+ * after a failed allocation would leave the others waiting.
  * Returns PMR_OK or PMR_EHDF5. */
-int pmr__meta_write(const pmr_meta *meta, hid_t obj);
+int pmr__meta_write(const pmr_meta *meta, hid_t obj, void *scratch);
 
 /* One collective write of rows [start, start+count) (x cols, 0 for 1-D) of
  * dataset d from buf; count 0 takes part with an empty selection. */
