@@ -36,3 +36,27 @@ foreach(_np ${PMR_TEST_RANKS})
                          FIXTURES_REQUIRED pmr_sources_data)
   endforeach()
 endforeach()
+
+# Allocation-failure injection: a second copy of the library in which
+# every allocation can be made to fail (lib/src/base/alloc.c).
+add_library(pmr_faultlib STATIC ${PMR_LIB_SOURCES})
+target_compile_definitions(pmr_faultlib PUBLIC PMR_FAULT_INJECTION)
+target_include_directories(pmr_faultlib PUBLIC ${PROJECT_SOURCE_DIR}/lib/include
+                                               ${PROJECT_SOURCE_DIR}/lib/src
+                                               ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(pmr_faultlib PUBLIC MPI::MPI_C OpenMP::OpenMP_C HDF5::HDF5)
+
+add_executable(test_faults test_faults.c)
+target_link_libraries(test_faults PRIVATE pmr_faultlib)
+target_compile_options(test_faults PRIVATE ${PMR_C_WARNINGS})
+
+# Two threads, so allocations fail on either. A few hundred short jobs,
+# each a few dozen collectives: OpenMP workers that spin while their rank
+# waits in MPI would starve the other ranks of an oversubscribed machine, so
+# they sleep instead.
+foreach(_np 1 2 3)
+  pmr_add_mpi_test(NAME mpi.faults.np${_np} NP ${_np} THREADS 2
+                   COMMAND test_faults TIMEOUT 120)
+  set_property(TEST mpi.faults.np${_np} APPEND PROPERTY ENVIRONMENT
+               OMP_WAIT_POLICY=passive)
+endforeach()
