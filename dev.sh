@@ -6,6 +6,7 @@
 #   ./dev.sh test    install what is missing (Slurm too), build, run the
 #                    whole CTest suite
 #   ./dev.sh bench   build and run the word-count benchmark (bench/README.md)
+#   ./dev.sh bench-farm   build and run pmr-farm against GNU parallel
 #   ./dev.sh build   configure and build only
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default: cores).
@@ -51,12 +52,17 @@ case "${1:-}" in
     configure_and_build
     BUILD_DIR=$build "$root/bench/run.sh"
     ;;
+  bench-farm)
+    "$root/cluster/install-deps" --bench
+    configure_and_build
+    BUILD_DIR=$build "$root/bench/farm.sh"
+    ;;
   build)
     "$root/cluster/install-deps"
     configure_and_build
     ;;
   *)
-    sed -n '2,12s/^# \{0,1\}//p' "$0"
+    sed -n '2,13s/^# \{0,1\}//p' "$0"
     exit 2
     ;;
 esac

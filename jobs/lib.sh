@@ -6,7 +6,8 @@
 #   pmr_need CMD...     stop with a clear message when a program is not on PATH
 #   pmr_record FILE CMD...
 #                       write the job's record (key=value lines) and append how
-#                       it ended when the job script exits
+#                       it ended when the job script exits; the version is that
+#                       of $PMR_APP (default: the first pmr-* word of the command, else pmr-wordcount)
 #   pmr_die MSG         message on stderr (the job's output file), exit 1
 #
 # Templates find this file through the path they were submitted with, since
@@ -61,7 +62,7 @@ pmr_record() {
   # --version starts MPI (a singleton, outside srun): allow it a retry on a
   # busy node rather than record no version.
   for try in 1 2 3; do
-    version=$("$app" --version 2>/dev/null | head -n1) || true
+    version=$("${PMR_APP:-$app}" --version 2>/dev/null | head -n1) || true
     [[ -z $version ]] || break
     sleep "$try"
   done

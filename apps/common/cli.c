@@ -21,9 +21,8 @@ void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
 
 static void pmr_cli_usage(const pmr_cli *cli) {
   const pmr_cli_app *a = cli->app;
-  if (a->synopsis)
-    printf("Usage: %s [options] %s\n%s\n\n", cli->prog, a->synopsis,
-           a->summary);
+  if (a->usage)
+    printf("Usage: %s %s\n%s\n\n", cli->prog, a->usage, a->summary);
   else
     printf("Usage: %s [options] INPUT... %s\n%s\n\n", cli->prog,
            a->output_optional ? "[-o OUT.h5]" : "-o OUT.h5", a->summary);
@@ -42,8 +41,10 @@ static void pmr_cli_usage(const pmr_cli *cli) {
          "  -h, --help           show this help and exit\n"
          "      --version        show the version and exit\n\n"
          "Run on N ranks with: mpirun -np N %s ...\n"
-         "Exit status: 0 success, 1 error, 2 usage error.\n",
-         a->options_help ? a->options_help : "", cli->prog);
+         "%s",
+         a->options_help ? a->options_help : "", cli->prog,
+         a->exit_help ? a->exit_help
+                      : "Exit status: 0 success, 1 error, 2 usage error.\n");
 }
 
 int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
@@ -161,15 +162,15 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   if (na)
     memcpy(all + nc, app->longopts, na * sizeof *all);
 
-  char shorts[64] = ":o:t:m:h";
-  if (app->shortopts)
-    strncat(shorts, app->shortopts, sizeof shorts - strlen(shorts) - 1);
+  char shortopts[64];
+  snprintf(shortopts, sizeof shortopts, ":o:t:m:h%s",
+           app->shortopts ? app->shortopts : "");
   int rc = PMR_CLI_RUN, opt;
   long long v;
   opterr = 0;
   optind = 1;
   while (rc == PMR_CLI_RUN &&
-         (opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+         (opt = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
     switch (opt) {
     case 'o':
       cli->output = optarg;
@@ -235,7 +236,7 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     return rc;
   cli->inputs = argv + optind;
   cli->ninputs = argc - optind;
-  if (cli->ninputs == 0) {
+  if (cli->ninputs == 0 && !app->inputs_optional) {
     pmr_cli_error(cli, "no input files (see --help)");
     return PMR_CLI_USAGE;
   }

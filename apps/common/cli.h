@@ -17,17 +17,18 @@ typedef struct pmr_cli_app {
   const char *summary;        /* one line: what the program does */
   const char *options_help;   /* the app's own options, for --help */
   const struct option *longopts; /* the app's own, {0} terminated; may be NULL */
+  const char *shortopts;      /* the app's own short options in getopt's
+                                 form (e.g. "j:"); may be NULL */
   /* Handle one of the app's options (getopt's return value `opt`). Return 0,
    * or 2 after pmr_cli_error() for a usage error. */
   int (*on_option)(pmr_cli *cli, int opt, const char *arg, void *user);
   void *user;
   int output_optional;        /* 1: -o may be left out */
-  /* The app's own short options in getopt's form ("k:"), handled by
-   * on_option like its long ones; may be NULL. */
-  const char *shortopts;
-  /* What follows "[options]" on the usage line; NULL: "INPUT... -o OUT.h5"
-   * ("[-o OUT.h5]" when output_optional). */
-  const char *synopsis;
+  int inputs_optional;        /* 1: no INPUT is fine (the app checks) */
+  const char *usage;          /* the synopsis after the program name, for
+                                 --help; NULL: "[options] INPUT... -o OUT.h5" */
+  const char *exit_help;      /* the "Exit status: ..." paragraph of --help;
+                                 NULL: 0 success, 1 error, 2 usage error */
 } pmr_cli_app;
 
 struct pmr_cli {

@@ -376,7 +376,7 @@ int main(int argc, char **argv) {
       .on_option = km_option,
       .user = &o,
       .shortopts = "k:",
-      .synopsis = "INPUT.h5:/points -k K -o OUT.h5",
+      .usage = "[options] INPUT.h5:/points -k K -o OUT.h5",
   };
   if (pmr_cli_early(&app, argc, argv))
     return 0;

@@ -11,6 +11,8 @@
  *   5. reduce: shuffle over MPI and combine (hash sets), or combine dense
  *      cells across threads and ranks (dense sets)
  *   6. results: iterate, top-N, gather, HDF5 and text output
+ *   7. task farm: an index space handed out dynamically (pmr_farm), and
+ *      tables of per-task records written to HDF5 (pmr_write_columns_h5)
  *
  * Lifecycle:
  *   MPI_Init_thread(.., MPI_THREAD_FUNNELED, ..)
@@ -596,6 +598,16 @@ PMR_EXTERN int pmr_result_describe(pmr_ctx *ctx, const char *path,
  * PMR_ENOMEM. */
 PMR_EXTERN int pmr_h5_spec(const char *spec, char **file, char **dataset);
 
+/* The shape of the dataset `spec`, checked as pmr_map_h5 checks it (so a
+ * dataset this accepts, a map accepts): *ndims = 1 or 2, dims[0] = rows,
+ * dims[1] = values per row for a 2-D dataset, 0 for a 1-D one. Reads no
+ * values: lets an application refuse a shape or size its work before it
+ * reads anything. Collective (every rank gets the same answer). Returns as
+ * pmr_map_h5's checks: PMR_OK, PMR_ENOENT, PMR_EINVAL, PMR_EACCES,
+ * PMR_EISDIR, PMR_EHDF5, PMR_ENOMEM; the message names file and dataset. */
+PMR_EXTERN int pmr_h5_shape(pmr_ctx *ctx, const char *spec, int *ndims,
+                            uint64_t dims[2]);
+
 /* A block of rows as a rows callback sees it. The library owns it; fields
  * may be added at the end. */
 typedef struct pmr_rows {
@@ -867,6 +879,175 @@ PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
  * not a directory), PMR_EACCES, PMR_EISDIR (path is a directory),
  * PMR_EINVAL (empty name). */
 PMR_EXTERN int pmr_check_output(pmr_ctx *ctx, const char *path);
+
+/* ---------------------------------------------------------------------
+ * 7. Task farm
+ * ------------------------------------------------------------------- */
+
+/* Opaque. Hands out the task indices [0, n) to the ranks of a context
+ * dynamically, for work whose items take unequal or unknown times (one
+ * simulation per parameter set, one file per task): a rank takes more
+ * tasks when it finishes sooner, and no rank is set aside to hand out work.
+ *
+ * How: one shared counter lives in an MPI window on rank 0 (MPI_Win_allocate,
+ * passive target, one MPI_Win_lock_all epoch for the farm's life). A rank
+ * whose tasks run out reads the counter and adds a batch to it with
+ * MPI_Fetch_and_op; the value it gets back is the start of its batch, so
+ * batches never overlap and every index is handed out exactly once. Batch
+ * sizes follow guided self-scheduling (factoring): a worker's batch is
+ * ceil(R / 2P) of the R indices left for the P workers of all ranks, large
+ * at the start (few fetches), one index at the end (good balance).
+ *
+ * **Threads.** A rank fetches for all its `workers` at once into a small
+ * local pool, which its threads share under a lock, each taking one worker's
+ * batch at a time. MPI is called only from a thread that may call it: with
+ * MPI_THREAD_FUNNELED (what pmr needs) only the main thread fetches, and it
+ * fetches ahead while the pool runs low; another thread that finds the pool
+ * empty waits until the main thread refills it or the farm ends. So under
+ * FUNNELED the main thread must be one of the callers (as thread 0 of an
+ * OpenMP parallel region is), and a thread that leaves its loop early must
+ * call pmr_farm_stop(). With MPI_THREAD_SERIALIZED or MULTIPLE any thread
+ * whose pool is empty fetches, its MPI calls serialised by the farm's lock.
+ *
+ * **Progress.** Where one-sided operations are done in hardware or shared
+ * memory (one node; InfiniBand and other RDMA networks) a fetch never waits
+ * for rank 0. Where the MPI library emulates them with messages (Open MPI's
+ * osc/pt2pt, e.g. over TCP between nodes), a fetch completes only when rank
+ * 0 next enters MPI: there, call pmr_farm_next() or pmr_farm_poll() on rank
+ * 0 at least every few milliseconds (pmr-farm's event loop does), and keep
+ * its tasks short or its loop polling.
+ *
+ * Lifecycle: pmr_farm_create (collective) -> pmr_farm_next / pmr_farm_run
+ * until nothing is left -> pmr_farm_destroy (collective). */
+typedef struct pmr_farm pmr_farm;
+
+/* Create a farm over the tasks [0, n) (the same n on every rank) for
+ * `workers` threads or task slots of this rank (1..PMR_MAX_THREADS; 0: the
+ * context's thread count); ranks may differ in workers.
+ * Collective. Thread safety: the MPI thread. Ownership: *out is the
+ * caller's; release with pmr_farm_destroy(), before the context.
+ * Returns PMR_OK, PMR_EINVAL (n differs between ranks, bad workers),
+ * PMR_EOVERFLOW (n too large for the counter: over UINT64_MAX / (ranks + 2)),
+ * PMR_ENOMEM, PMR_EMPI; on error *out is NULL. Agreed. */
+PMR_EXTERN int pmr_farm_create(pmr_ctx *ctx, uint64_t n, int workers,
+                               pmr_farm **out);
+
+/* Take the next batch of tasks for the calling worker: [*begin, *end),
+ * non-empty; *begin == *end when nothing is left for this rank (every task
+ * handed out, or the farm stopped). Keep calling until then.
+ * Not collective. Thread safety: any thread of the rank, concurrently (see
+ * Threads above; under FUNNELED the main thread must keep calling).
+ * Returns PMR_OK, or PMR_EMPI (message in pmr_errmsg(); the farm then hands
+ * out nothing more on this rank, and every later call returns the error). */
+PMR_EXTERN int pmr_farm_next(pmr_farm *farm, uint64_t *begin, uint64_t *end);
+
+/* A task: run task `i` on OpenMP thread `thread`. Return 0 on success. */
+typedef int (*pmr_task_fn)(uint64_t i, int thread, void *user);
+
+/* Run every task this rank takes on `workers` OpenMP threads (those given to
+ * pmr_farm_create), each looping over pmr_farm_next(), until nothing is
+ * left. A task that returns non-zero stops the farm on every rank
+ * (pmr_farm_stop with PMR_FARM_STOP_FAILED): tasks already taken finish,
+ * no more are handed out anywhere. Not collective (the ranks meet again in
+ * pmr_farm_destroy). Thread safety: the MPI thread.
+ * Returns PMR_OK, PMR_ECALLBACK ("task I failed", for the first failure on
+ * this rank), PMR_EMPI. */
+PMR_EXTERN int pmr_farm_run(pmr_farm *farm, pmr_task_fn fn, void *user);
+
+/* The stop reason pmr_farm_run uses for a failed task. Reasons 1u << 0 ..
+ * 1u << 30 are the caller's. */
+#define PMR_FARM_STOP_FAILED (1u << 31)
+
+/* Stop the farm on every rank: no rank is handed another task (the caller's
+ * own pool is dropped at once, other ranks drop theirs when they next see
+ * the stop, within about 20 ms of their next call; 20 ms more per 32
+ * ranks, so that rank 0 is not flooded). `reasons` (non-zero) is
+ * OR-ed into the farm's shared stop word, which every rank reads with
+ * pmr_farm_poll(). Not collective. Thread safety: any thread (from a thread
+ * that may not call MPI the stop is local at once and reaches the other
+ * ranks with the main thread's next call). Returns PMR_OK, PMR_EINVAL
+ * (reasons 0), PMR_EMPI. */
+PMR_EXTERN int pmr_farm_stop(pmr_farm *farm, unsigned reasons);
+
+/* Make MPI progress (on rank 0 it serves the other ranks' fetches where
+ * one-sided operations are emulated, see Progress above), publish the
+ * deltas of pmr_farm_add, and read the shared stop word into *reasons (0:
+ * not stopped; may be NULL). The stop word is read from rank 0 at most
+ * every 20 ms (per 32 ranks); in between the last value read is given. Not collective.
+ * Thread safety: the MPI thread. Returns PMR_OK or PMR_EMPI. */
+PMR_EXTERN int pmr_farm_poll(pmr_farm *farm, unsigned *reasons);
+
+/* Counters shared by all ranks of a farm, for progress reports (tasks done,
+ * failed, running...): PMR_FARM_COUNTERS int64 values, 0 at the start. */
+#define PMR_FARM_COUNTERS 4
+
+/* Add `delta` to shared counter `which` (0..PMR_FARM_COUNTERS-1). The
+ * addition is atomic; it reaches rank 0 at this rank's next farm call or
+ * pmr_farm_poll(). Not collective. Thread safety: the MPI thread.
+ * Returns PMR_OK, PMR_EINVAL, PMR_EMPI. */
+PMR_EXTERN int pmr_farm_add(pmr_farm *farm, int which, int64_t delta);
+
+/* Read every shared counter as rank 0 holds them now (additions other ranks
+ * have not published yet are missing). Not collective. Thread safety: the
+ * MPI thread. Returns PMR_OK or PMR_EMPI. */
+PMR_EXTERN int pmr_farm_counters(pmr_farm *farm,
+                                 int64_t values[PMR_FARM_COUNTERS]);
+
+/* This rank's figures: tasks it was handed, and fetches from the shared
+ * counter it made. Not collective. Thread safety: any thread. */
+PMR_EXTERN void pmr_farm_stats(const pmr_farm *farm, uint64_t *taken,
+                               uint64_t *fetches);
+
+/* Destroy a farm: ends the epoch and frees the window, so every rank must
+ * call it (after its last pmr_farm_next). Accepts NULL and *farm == NULL;
+ * sets *farm = NULL. Collective. Thread safety: the MPI thread.
+ * Returns PMR_OK or PMR_EMPI (agreed). */
+PMR_EXTERN int pmr_farm_destroy(pmr_farm **farm);
+
+/* ---- Tables of records ----
+ *
+ * A result with one row per item (per task of a farm) as a group of
+ * column datasets of equal length: fixed-size columns are 1-D datasets
+ * [nrows]; a column of byte strings of any length (a command line, a host
+ * name) is written in the ragged layout of the pmr result contract: dataset
+ * NAME, uint8 [total bytes], all rows' bytes concatenated, and
+ * NAME_offsets, uint64 [nrows + 1], row i = NAME[offsets[i] : offsets[i+1]]. */
+
+typedef enum pmr_coltype {
+  PMR_COL_INT32 = 0,   /* int32_t  -> int32 */
+  PMR_COL_INT64 = 1,   /* int64_t  -> int64 */
+  PMR_COL_UINT64 = 2,  /* uint64_t -> uint64 */
+  PMR_COL_FLOAT64 = 3, /* double   -> float64 */
+  PMR_COL_UINT8 = 4,   /* uint8_t  -> uint8 */
+  PMR_COL_BYTES = 5    /* byte strings: values + offsets (ragged) */
+} pmr_coltype;
+
+typedef struct pmr_column {
+  const char *name;        /* dataset name (no '/'); a PMR_COL_BYTES column
+                              also writes NAME_offsets */
+  pmr_coltype type;
+  const void *values;      /* this rank's nrows values; PMR_COL_BYTES: its
+                              rows' bytes, concatenated */
+  const uint64_t *offsets; /* PMR_COL_BYTES only: nrows + 1 offsets into
+                              values, offsets[0] = 0; else NULL */
+} pmr_column;
+
+/* Write a table to HDF5 file `path` as group `group` (nested names create
+ * the groups between). Each rank passes its own `nrows` rows (0 is fine);
+ * the table holds the ranks' rows in rank order. The columns (names, types,
+ * order) must be the same on every rank. Attributes: pmr_version,
+ * layout_version, layout ("columns"), app, command_line, nranks, nthreads,
+ * created, and the meta's. Written under a temporary name in the same
+ * directory and renamed to `path` when complete, like pmr_kv_write_h5;
+ * flags 0 replaces an existing file, PMR_WRITE_ADD adds the group to it.
+ * Collective. Ownership: nothing is kept. Thread safety: the MPI thread.
+ * Returns PMR_OK, PMR_EINVAL (bad or differing columns, offsets that do
+ * not rise, a bad name), PMR_ENOENT, PMR_EACCES, PMR_EISDIR, PMR_EHDF5,
+ * PMR_EIO, PMR_ENOMEM, PMR_EMPI. Agreed. */
+PMR_EXTERN int pmr_write_columns_h5(pmr_ctx *ctx, const char *path,
+                                    const char *group, uint64_t nrows,
+                                    const pmr_column *cols, int ncols,
+                                    const pmr_meta *meta, unsigned flags);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@ for exe in "$work/cmake-build/sum_by_residue" "$work/pc_sum"; do
   echo "$exe: $out"
   [ "${out%% *}" = ok ] || { echo "FAIL: $exe printed '$out'"; exit 1; }
 done
-# The installed app runs from the prefix, finding libpmr by its rpath.
+# The installed apps run from the prefix, finding libpmr by their rpath.
 "${launch[@]}" 1 "${pre[@]}" "$prefix/bin/pmr-wordcount" --version
+"${launch[@]}" 1 "${pre[@]}" "$prefix/bin/pmr-farm" --version
 echo "install: ok"

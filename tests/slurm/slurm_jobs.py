@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Submit the templates in jobs/ to the test cluster and check what they did.
 
-    slurm_jobs.py CASE     CASE: up-again wordcount hybrid array pipeline requeue failure
+    slurm_jobs.py CASE     CASE: up-again wordcount hybrid array pipeline requeue failure farm
 
 Environment (set by tests/slurm/CMakeLists.txt):
   PMR_SOURCE_DIR   the source tree (jobs/, cluster/)
   PMR_CLUSTER_DIR  the cluster the fixture brought up (its env.sh)
-  PMR_TEST_PATH    directories to put first on PATH (where pmr-wordcount and
-                   pmr-merge are)
+  PMR_TEST_PATH    directories to put first on PATH (where pmr-wordcount,
+                   pmr-merge and pmr-farm are)
   PMR_TEST_WORK    scratch directory; CASE runs in PMR_TEST_WORK/CASE
 
 Goldens come from Python (collections.Counter over bytes.split(), file by
@@ -58,6 +58,7 @@ def job_env():
     env = dict(kv.split("=", 1) for kv in out.decode().split("\0") if "=" in kv)
     steer = ("INPUT", "OUTPUT", "OUTDIR", "ARGS", "TOP", "JOBDIR", "SUMMARY", "LAUNCHER",
              "STEP_FILES", "MAX_RESTARTS", "SIZE", "SEED", "PMR_RESULTS", "PMR_PREFIX",
+             "TASKS", "TEMPLATE", "PARAMS", "PER_RANK", "GRACE", "RESUME", "PMR_APP",
              "PMR_JOBS_DIR", "OMP_NUM_THREADS", "SLURM_MPI_TYPE")
     for k in list(env):
         if k in steer or (k.startswith(("SLURM_", "SBATCH_", "SALLOC_", "SRUN_")) and k != "SLURM_CONF"):
@@ -493,8 +494,73 @@ def case_failure():
               f"NodeList={r.get('NodeList')}")
 
 
+def case_farm():
+    """jobs/farm.sbatch on 2 nodes; USR1 (the time-limit warning) stops the
+    farm, the job requeues itself and the next run does exactly the rest."""
+    n = 40
+    with open("tasks.txt", "w") as f:
+        f.write("# each task records itself, then takes a while\n")
+        for i in range(n):
+            f.write(f"echo {i} $PMR_TASK_HOST $(hostname) >> ran.txt; sleep 0.4\n")
+    jid = sbatch(["-N2", "--ntasks-per-node=1", "--cpus-per-task=2",
+                  os.path.join(JOBS, "farm.sbatch")],
+                 {"TASKS": "tasks.txt", "OUTPUT": "out/farm.h5", "GRACE": "30",
+                  "JOBDIR": "out/farmjob"})
+
+    def succeeded():
+        got = 0
+        d = "out/farm.h5.journal"
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            with open(os.path.join(d, name)) as f:
+                got += sum(1 for line in f if not line.startswith("#") and line.split("\t")[1:2] == ["0"])
+        return got
+    wait_for(lambda: succeeded() >= 6 or job(jid).get("JobState") in TERMINAL, "the first tasks")
+    check(job(jid).get("JobState") == "RUNNING",
+          f"job {jid} is {job(jid).get('JobState')} before it could be signalled")
+    run(["scancel", "--signal=USR1", "--batch", jid])
+    rec = wait_for(lambda: (lambda r: r if r.get("Restarts") == "1" and r.get("JobState") == "PENDING"
+                            else None)(job(jid)), f"job {jid} to be requeued", timeout=90)
+    first = succeeded()
+    check(first < n, "every task finished before USR1 arrived: nothing left to requeue")
+    # The stopped run wrote what it had done.
+    with h5py.File("out/farm.h5", "r") as f:
+        a = f["farm"].attrs
+        check(int(a["complete"]) == 0 and int(a["succeeded"]) == first,
+              f"after the stop: complete={a['complete']} succeeded={a['succeeded']}, journal {first}")
+    run(["scontrol", "update", f"JobId={jid}", "StartTime=now"])
+    rec = wait_jobs(jid)[jid][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    check(rec.get("Restarts") == "1", f"job {jid} restarted {rec.get('Restarts')} times, expected 1")
+    log = read_text(rec["StdOut"])
+    check(f"requeueing job {jid}" in log and "exited with status 75" in log,
+          f"the stop did not requeue:\n{log}")
+    # Every task ran exactly once over the two runs (the running ones were
+    # let finish within GRACE), on both nodes, as the table says.
+    with open("ran.txt") as f:
+        ran = [line.split() for line in f]
+    ids = sorted(int(r[0]) for r in ran)
+    check(ids == list(range(n)), f"tasks run: {ids}")
+    check({r[1] for r in ran} == {"n1", "n2"} and all(r[1] == r[2] for r in ran),
+          f"hosts: {sorted({(r[1], r[2]) for r in ran})}")
+    with h5py.File("out/farm.h5", "r") as f:
+        g = f["farm"]
+        check(int(g.attrs["tasks"]) == n and int(g.attrs["succeeded"]) == n and
+              int(g.attrs["complete"]) == 1 and int(g.attrs["resumed"]) == first,
+              f"result attributes: {dict(g.attrs)}")
+        check(int(g.attrs["nranks"]) == 2, f"nranks {g.attrs['nranks']}")
+        check((g["state"][()] == 0).all() and (g["attempts"][()] == 1).all(), "states/attempts")
+        hosts = g["host"][()].tobytes()
+        off = g["host_offsets"][()]
+        table_hosts = {hosts[off[i]:off[i + 1]].decode() for i in range(n)}
+        check(table_hosts == {"n1", "n2"}, f"hosts in the table: {table_hosts}")
+    r = read_record("out/farmjob/job.txt")
+    check(r.get("restarts") == "1" and r.get("exit_status") == "0", f"job.txt: {r}")
+    check("pmr-farm" in r.get("version", ""), f"job.txt version: {r.get('version')}")
+
+
 CASES = {
     "up-again": case_up_again,
+    "farm": case_farm,
     "wordcount": case_wordcount,
     "hybrid": case_hybrid,
     "array": case_array,

@@ -546,9 +546,45 @@ static void expect_error(pmr_ctx *ctx, const char *rel, int code,
     CHECK(strchr(m, '\n') == NULL);
     CHECK(same_everywhere(MPI_COMM_WORLD, m));
   }
+  /* pmr_h5_shape checks as a map does, with the same message. */
+  int nd = -1;
+  uint64_t dims[2] = {7, 7};
+  int rc = pmr_h5_shape(ctx, spec, &nd, dims);
+  const char *m = pmr_errmsg(ctx);
+  if (rc != code || !strstr(m, name1) || (name2 && !strstr(m, name2))) {
+    fprintf(stderr, "[rank %d] pmr_h5_shape '%s': got %s \"%s\", want %s\n",
+            rank, rel, pmr_err_name(rc), m, pmr_err_name(code));
+    check__failures++;
+  }
+  CHECK(same_everywhere(MPI_COMM_WORLD, m));
   pmr_kv_destroy(&kv);
   free(spec);
   free(good);
+}
+
+/* pmr_h5_shape on good datasets: 1-D, 2-D, one row, fewer rows than ranks. */
+static void test_shape(pmr_ctx *ctx) {
+  static const struct {
+    const char *rel;
+    int nd;
+    uint64_t rows, cols;
+  } cases[] = {{"small.h5:/three", 1, 3, 0},
+               {"small.h5:/one2d", 2, 1, 5},
+               {"types.h5:/gzip/i32", 2, 777, 3},
+               {"types.h5:/chunked/f32", 1, 999, 0},
+               {"big.h5:/i32", 1, 600000, 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *spec = full(cases[i].rel);
+    int nd = -1;
+    uint64_t dims[2] = {7, 7};
+    CHECK_OK(ctx, pmr_h5_shape(ctx, spec, &nd, dims));
+    CHECK_EQ_I(nd, cases[i].nd);
+    CHECK(dims[0] == cases[i].rows && dims[1] == cases[i].cols);
+    free(spec);
+  }
+  int nd;
+  uint64_t dims[2];
+  CHECK_EQ_I(pmr_h5_shape(ctx, NULL, &nd, dims), PMR_EINVAL);
 }
 
 static void test_errors(pmr_ctx *ctx) {
@@ -710,6 +746,7 @@ int main(int argc, char **argv) {
     test_big(ctx);
     test_block(ctx);
     test_errors(ctx);
+    test_shape(ctx);
   }
   pmr_ctx_destroy(&ctx);
   test_halves();

@@ -613,6 +613,37 @@ int pmr_map_h5(pmr_ctx *ctx, const char *const *specs, int nspecs,
   return rc;
 }
 
+int pmr_h5_shape(pmr_ctx *ctx, const char *spec, int *ndims,
+                 uint64_t dims[2]) {
+  if (!ctx)
+    return PMR_EINVAL;
+  int rc = pmr__agree_arg(ctx, !spec || !ndims || !dims,
+                          "pmr_h5_shape: invalid argument (a spec and room "
+                          "for the shape)");
+  if (rc)
+    return rc;
+  /* The same split and checks as a map, so the messages are a map's. */
+  pmr__h5ds ds = {.spec = spec, .f = -1, .d = -1};
+  pmr__h5quiet q;
+  pmr__h5_quiet(&q);
+  rc = pmr__h5_split(ctx, &ds, 1);
+  if (!rc)
+    rc = pmr__h5_open(ctx, &ds);
+  if (!rc) {
+    hid_t sp = H5Dget_space(ds.d);
+    *ndims = sp < 0 ? 0 : H5Sget_simple_extent_ndims(sp);
+    if (sp >= 0)
+      H5Sclose(sp);
+    dims[0] = ds.rows;
+    dims[1] = *ndims == 2 ? ds.cols : 0;
+  }
+  pmr__h5_close(&ds);
+  pmr__h5_loud(&q);
+  pmr__free(ds.file);
+  pmr__free(ds.path);
+  return rc;
+}
+
 /* ---- blocks in memory ---- */
 
 struct pmr_block {
