@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh [BUILD_DIR]: pmr-wordcount against a minimal C word counter.
 #
-# Builds pmr-wordcount and the bench tools in BUILD_DIR (default $BUILD_DIR, else ./build,
-# configured as Release if it does not exist yet), makes a Zipf corpus once
-# (cached), then runs every configuration REPEAT times, interleaved so that
+# Builds pmr-wordcount, pmr-gen and the bench tools in BUILD_DIR (default $BUILD_DIR, else
+# ./build, configured as Release if it does not exist yet), makes a Zipf corpus once
+# with pmr-gen text (cached), then runs every configuration REPEAT times, interleaved so that
 # drift of the machine hits all of them alike:
 #
 #   baseline   pmr-bench-baseline -t T                 (mmap + pthreads)
@@ -27,6 +27,7 @@
 #                               UCX/OFI (~0.2 s); empty: Open MPI's own choice
 #   PMR_BENCH_ARGS []           extra pmr-wordcount options, e.g. "-o /tmp/wc.h5 --stats"
 #   PMR_WORDCOUNT               use this pmr-wordcount instead of BUILD_DIR's
+#   PMR_GEN                     use this pmr-gen instead of BUILD_DIR's
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -72,28 +73,37 @@ else
   app=$build/apps/wordcount/pmr-wordcount
 fi
 [[ -x $app ]] || die "no pmr-wordcount at $app"
+if [[ -n ${PMR_GEN:-} ]]; then
+  gen=$PMR_GEN
+else
+  cmake --build "$build" --target pmr-gen -j "$ncpu" >/dev/null \
+    || die "building pmr-gen in $build failed (cmake --build $build --target pmr-gen)"
+  gen=$build/apps/gen/pmr-gen
+fi
+[[ -x $gen ]] || die "no pmr-gen at $gen"
 
 mkdir -p "$cache"
 if cmake --build "$build" --target pmr-bench-tools -j "$ncpu" >/dev/null 2>&1; then
   tools=$build/bench
-else # the project does not include bench/: build the three tools directly
+else # the project does not include bench/: build the two tools directly
   tools=$cache/bin
   mkdir -p "$tools"
   cc=${CC:-cc}
   flags=(-std=c17 -O2 -Wall -Wextra)
   "$cc" "${flags[@]}" -o "$tools/pmr-bench-baseline" "$here/wc_baseline.c" -pthread
-  "$cc" "${flags[@]}" -o "$tools/pmr-gen-zipf" "$src/data/gen_zipf.c" -lm
   "$cc" "${flags[@]}" -o "$tools/pmr-rss-wrap" "$here/rss_wrap.c"
 fi
 baseline=$tools/pmr-bench-baseline
 wrap=$tools/pmr-rss-wrap
 
 # --- corpus (made once) -------------------------------------------------------
-corpus=$cache/zipf-$size-v$vocab-e$exponent-s$seed.txt
+# pmr-gen writes it under its final name only when complete; the same bytes at
+# any rank and thread count, so one process with every core will do.
+corpus=$cache/gen-text-$size-v$vocab-e$exponent-s$seed.txt
 if [[ ! -s $corpus ]]; then
   say "bench: generating $corpus"
-  "$tools/pmr-gen-zipf" -s "$size" -V "$vocab" -e "$exponent" -S "$seed" -v -o "$corpus.tmp.$$"
-  mv "$corpus.tmp.$$" "$corpus"
+  "$gen" text -s "$size" -V "$vocab" -e "$exponent" -S "$seed" -t "$ncpu" --no-progress \
+    --stats -o "$corpus"
 fi
 cat "$corpus" >/dev/null # every configuration starts from a warm page cache
 

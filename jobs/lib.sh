@@ -52,7 +52,7 @@ pmr_record() {
   local version='' cmdline try app=pmr-wordcount a
   printf -v cmdline '%q ' "$@"
   # The version of the pmr app the command runs (pmr-wordcount for commands
-  # that run none, such as the generator's).
+  # that run none).
   for a; do
     if [[ $a == pmr-* && $a != *[[:space:]]* ]]; then
       app=$a

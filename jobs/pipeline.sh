@@ -8,7 +8,8 @@
 #   -d DIR     everything goes here (default $PMR_RESULTS/pipeline-<date>-<time>):
 #              DIR/input/ (generated text), DIR/wordcount.h5, DIR/summary.txt,
 #              and the jobs' output files DIR/<job name>-<job id>.out
-#   -f FILES   input files to generate, one task each (default 4)
+#   -f FILES   input files to generate (default 4); the generate job has as many
+#              ranks, and each file is written by all of them (pmr-gen text)
 #   -s SIZE    bytes per file, suffix K/M/G (default 64M)
 #   -S SEED    seed (default 1)
 #   -N NODES   nodes for the compute job (default 2)
@@ -68,7 +69,7 @@ submit() {
   printf -v "$var" '%s' "$id"
 }
 
-submit generate OUTDIR="$dir/input" JOBDIR="$dir" SIZE="$size" SEED="$seed" -- \
+submit generate OUTDIR="$dir/input" JOBDIR="$dir" FILES="$files" SIZE="$size" SEED="$seed" -- \
   --ntasks="$files" "$here/generate.sbatch"
 submit compute INPUT="$dir/input/*.txt" OUTPUT="$dir/wordcount.h5" JOBDIR="$dir/compute" -- \
   --dependency="afterok:$generate" --kill-on-invalid-dep=yes \

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Submit the templates in jobs/ to the test cluster and check what they did.
 
-    slurm_jobs.py CASE     CASE: up-again wordcount hybrid array pipeline requeue failure farm
+    slurm_jobs.py CASE     CASE: up-again wordcount hybrid array pipeline gen requeue failure farm
 
 Environment (set by tests/slurm/CMakeLists.txt):
   PMR_SOURCE_DIR   the source tree (jobs/, cluster/)
   PMR_CLUSTER_DIR  the cluster the fixture brought up (its env.sh)
   PMR_TEST_PATH    directories to put first on PATH (where pmr-wordcount,
-                   pmr-merge and pmr-farm are)
+                   pmr-merge, pmr-farm and pmr-gen are)
   PMR_TEST_WORK    scratch directory; CASE runs in PMR_TEST_WORK/CASE
 
 Goldens come from Python (collections.Counter over bytes.split(), file by
@@ -57,7 +57,7 @@ def job_env():
                          check=True, capture_output=True).stdout
     env = dict(kv.split("=", 1) for kv in out.decode().split("\0") if "=" in kv)
     steer = ("INPUT", "OUTPUT", "OUTDIR", "ARGS", "TOP", "JOBDIR", "SUMMARY", "LAUNCHER",
-             "STEP_FILES", "MAX_RESTARTS", "SIZE", "SEED", "PMR_RESULTS", "PMR_PREFIX",
+             "STEP_FILES", "MAX_RESTARTS", "SIZE", "SEED", "FILES", "KIND", "PMR_RESULTS", "PMR_PREFIX",
              "TASKS", "TEMPLATE", "PARAMS", "PER_RANK", "GRACE", "RESUME", "PMR_APP",
              "PMR_JOBS_DIR", "OMP_NUM_THREADS", "SLURM_MPI_TYPE")
     for k in list(env):
@@ -405,6 +405,10 @@ def case_pipeline():
                     if f.endswith(".txt"))
     check(len(inputs) == 3 and all(os.path.getsize(f) == 300 * 1024 for f in inputs),
           f"generated inputs: {[(f, os.path.getsize(f)) for f in inputs]}")
+    # pmr-gen text on 3 ranks: the bytes of gen_reference.py (seed 1 for file 0).
+    ref = gen_reference()
+    with open(inputs[0], "rb") as f:
+        check(f.read() == ref.text(1, 300 * 1024), f"{inputs[0]} differs from gen_reference.text(1, 300K)")
     gold = golden(inputs)
     attrs = expect_counts("out/pipe/wordcount.h5", gold, "pipeline compute step")
     check(attrs.get("nranks") == 4, f"compute step nranks={attrs.get('nranks')}")
@@ -417,6 +421,62 @@ def case_pipeline():
     check(g["EndTime"] <= c["StartTime"] and c["EndTime"] <= s["StartTime"],
           f"steps overlap: generate ended {g['EndTime']}, compute ran {c['StartTime']}..{c['EndTime']}, "
           f"summarise started {s['StartTime']}")
+
+
+def gen_reference():
+    """tests/apps/gen_reference.py: pmr-gen's generators in Python."""
+    sys.path.insert(0, os.path.join(SRC, "tests", "apps"))
+    import gen_reference as ref
+    return ref
+
+
+def h5_attrs(obj):
+    out = {}
+    for k, v in obj.attrs.items():
+        if isinstance(v, (bytes, np.bytes_)):
+            v = bytes(v).decode("utf-8", "replace")
+        elif isinstance(v, np.generic):
+            v = v.item()
+        out[k] = v
+    return out
+
+
+def case_gen():
+    """generate.sbatch with pmr-gen's HDF5 kinds: points on 2 nodes x 2 ranks,
+    an AR(1) signal on 3 ranks x 2 threads. Every dataset bit for bit against
+    gen_reference.py, the attributes, the job records."""
+    ref = gen_reference()
+    tmpl = os.path.join(JOBS, "generate.sbatch")
+    a = sbatch(["-N2", "--ntasks-per-node=2", tmpl],
+               {"KIND": "points", "SEED": "3", "OUTPUT": "out/blobs.h5",
+                "ARGS": "-n 5000 -d 3 -k 4 --spread 0.5"})
+    b = sbatch(["-N1", "--ntasks=3", "--cpus-per-task=2", tmpl],
+               {"KIND": "signal", "SEED": "5", "OUTDIR": "out/sig", "ARGS": "-n 150000 --phi 0.6"})
+    recs = wait_jobs(a, b)
+    for jid in (a, b):
+        expect_state(recs[jid][0], "COMPLETED", "0:0")
+    check(recs[a][0].get("NodeList") == "n[1-2]", f"points ran on {recs[a][0].get('NodeList')}")
+    pts, cen, lab = ref.points(3, 5000, 3, 4, 0.5, 10.0)
+    sig = ref.ar1(5, 150000, 0.6, 1.0)
+    for path, want, ranks, threads in (("out/blobs.h5", {"points": pts, "centres": cen, "labels": lab}, 4, 1),
+                                       ("out/sig/signal.h5", {"signal": sig}, 3, 2)):
+        check(os.path.exists(path), f"{path} was not written")
+        with h5py.File(path, "r") as f:
+            check(sorted(f) == sorted(want), f"{path} holds {sorted(f)}, want {sorted(want)}")
+            for name, w in want.items():
+                got = f[name][()]
+                check(got.dtype == w.dtype and got.shape == w.shape and got.tobytes() == w.tobytes(),
+                      f"{path}:/{name} ({got.dtype} {got.shape}) differs from gen_reference")
+            main = "points" if "points" in want else "signal"
+            attrs = h5_attrs(f[main])
+        check(attrs.get("nranks") == ranks and attrs.get("nthreads") == threads and attrs.get("app") == "gen",
+              f"{path}: app={attrs.get('app')} nranks={attrs.get('nranks')} nthreads={attrs.get('nthreads')}, "
+              f"want gen, {ranks} x {threads}")
+    r = expect_record(f"out/pmr-generate-{a}.job", a, 4, 1)
+    check("pmr-gen points" in r["command"] and r["version"].startswith("pmr-gen "),
+          f"record: command={r['command']!r} version={r['version']!r}")
+    expect_record(f"out/sig/pmr-generate-{b}.job", b, 3, 2)
+    check(not [f for f in os.listdir("out") if f.startswith(".")], f"temporary files left: {os.listdir('out')}")
 
 
 def case_requeue():
@@ -565,6 +625,7 @@ CASES = {
     "hybrid": case_hybrid,
     "array": case_array,
     "pipeline": case_pipeline,
+    "gen": case_gen,
     "requeue": case_requeue,
     "failure": case_failure,
 }
