@@ -5,7 +5,8 @@
 #                    2 ranks over data/sample, print the top words
 #   ./dev.sh test    install what is missing (Slurm too), build, run the
 #                    whole CTest suite
-#   ./dev.sh bench   build and run the word-count benchmark (bench/README.md)
+#   ./dev.sh bench [NAME...]   build and run the benchmarks (bench/README.md):
+#                    wordcount histogram kmeans autocorr gen farm (default all)
 #   ./dev.sh bench-farm   build and run pmr-farm against GNU parallel
 #   ./dev.sh build   configure and build only
 #
@@ -48,9 +49,22 @@ case "${1:-}" in
     ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
     ;;
   bench)
-    "$root/cluster/install-deps"
+    # Every benchmark (bench/README.md), or the ones named after "bench":
+    # ./dev.sh bench histogram kmeans
+    "$root/cluster/install-deps" --bench
     configure_and_build
-    BUILD_DIR=$build "$root/bench/run.sh"
+    shift
+    names=("$@")
+    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm)
+    for name in "${names[@]}"; do
+      case $name in
+        wordcount) script=run.sh ;;
+        histogram | kmeans | autocorr | gen | farm) script=$name.sh ;;
+        *) echo "dev.sh bench: no benchmark '$name'" >&2; exit 2 ;;
+      esac
+      echo "== bench: $name"
+      BUILD_DIR=$build "$root/bench/$script"
+    done
     ;;
   bench-farm)
     "$root/cluster/install-deps" --bench

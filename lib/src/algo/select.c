@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 
 typedef struct pmr__ent {
   const unsigned char *key;
@@ -169,26 +170,29 @@ void pmr_kv_list_free(pmr_kv_list **pl) {
   *pl = NULL;
 }
 
-int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
-               int root, pmr_kv_list **out) {
+/* Top-N and gather; `what` names the public call in messages. */
+static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
+                       int root, pmr_kv_list **out, const char *what) {
   if (!kv)
     return PMR_EINVAL;
   pmr_ctx *ctx = kv->ctx;
+  char msg[128];
   if (out)
     *out = NULL;
-  int rc = pmr__agree_arg(ctx, !out || root < 0 || root >= ctx->size,
-                          "pmr_kv_top: no output pointer, or root out of "
-                          "range");
+  snprintf(msg, sizeof msg, "%s: no output pointer, or root out of range",
+           what);
+  int rc = pmr__agree_arg(ctx, !out || root < 0 || root >= ctx->size, msg);
+  snprintf(msg, sizeof msg,
+           "%s: dense sets are arrays: read them with pmr_kv_dense_values",
+           what);
   if (!rc)
-    rc = pmr__agree_arg(ctx, kv->kind != PMR__HASH,
-                        "pmr_kv_top: dense sets are arrays: read them with "
-                        "pmr_kv_dense_values");
+    rc = pmr__agree_arg(ctx, kv->kind != PMR__HASH, msg);
   if (!rc)
     rc = pmr__agree_arg(ctx, !cmp && (kv->vsize != 8 || kv->dtype == PMR_BYTES),
                         "top-N needs an order for values that are not int64 "
                         "or float64");
   if (!rc)
-    rc = pmr__agree(ctx, pmr__kv_check(kv, PMR__READABLE, "pmr_kv_top"));
+    rc = pmr__agree(ctx, pmr__kv_check(kv, PMR__READABLE, what));
   if (rc)
     return rc;
   if (!cmp)
@@ -222,14 +226,17 @@ int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
     for (size_t i = 0; i < hn; i++)
       p += pmr__wire_put(p, h[i].key, h[i].klen, h[i].val, kv->vsize);
   }
-  rc = pmr__agree(ctx, rc);
+  /* The root's receive arrays, before the gather writes into them. */
   int mine = (int)bytes, *counts = NULL, *displs = NULL;
-  unsigned char *rbuf = NULL;
-  long long total = 0;
   if (!rc && ctx->rank == root) {
     counts = pmr__malloc((size_t)ctx->size * sizeof *counts);
     displs = pmr__malloc((size_t)ctx->size * sizeof *displs);
+    if (!counts || !displs)
+      rc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
   }
+  rc = pmr__agree(ctx, rc);
+  unsigned char *rbuf = NULL;
+  long long total = 0;
   if (!rc)
     rc = pmr__agree_mpi(ctx,
                         MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT,
@@ -237,18 +244,14 @@ int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
                         "MPI_Gather of top-N sizes");
   int lrc = PMR_OK;
   if (!rc && ctx->rank == root) {
-    if (!counts || !displs) {
-      lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
-    } else {
-      for (int r = 0; r < ctx->size; r++) {
-        displs[r] = (int)total;
-        total += counts[r];
-      }
-      if (total > INT_MAX)
-        lrc = pmr__seterr(ctx, PMR_EOVERFLOW, "top-N lists over 2 GiB");
-      else if (!(rbuf = pmr__malloc(total ? (size_t)total : 1)))
-        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
+    for (int r = 0; r < ctx->size; r++) {
+      displs[r] = (int)total;
+      total += counts[r];
     }
+    if (total > INT_MAX)
+      lrc = pmr__seterr(ctx, PMR_EOVERFLOW, "top-N lists over 2 GiB");
+    else if (!(rbuf = pmr__malloc(total ? (size_t)total : 1)))
+      lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
   }
   if (!rc)
     rc = pmr__agree(ctx, lrc);
@@ -295,6 +298,12 @@ int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
   return rc;
 }
 
+int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
+               int root, pmr_kv_list **out) {
+  return pmr__select(kv, n, cmp, user, root, out, "pmr_kv_top");
+}
+
 int pmr_kv_gather(pmr_kv *kv, int root, pmr_kv_list **out) {
-  return pmr_kv_top(kv, UINT64_MAX, pmr__key_cmp, NULL, root, out);
+  return pmr__select(kv, UINT64_MAX, pmr__key_cmp, NULL, root, out,
+                     "pmr_kv_gather");
 }

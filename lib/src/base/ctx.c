@@ -231,12 +231,20 @@ void pmr_ctx_set_progress(pmr_ctx *ctx, pmr_progress_fn fn, void *user) {
 }
 
 /* digits ['.' digits] [K|M|G|T [i] [B] | B], any case; see pmr.h. Exact
- * integer arithmetic: no strtod, so no NaN, hex, exponents or locales. */
+ * integer arithmetic: no strtod, so no NaN, hex, exponents or locales. A
+ * unit is 2^u bytes (u <= 40), and the fraction's bytes are
+ * floor(0.d1d2... x 2^u): doubling the decimal digits u times carries those
+ * bits out one by one. Digits past the 40th cannot change that floor (the
+ * first 40 put the value at least 2^u / 10^40 below the next integer, more
+ * than the rest can add), so 40 are kept. */
+#define PMR__SIZE_DIGITS 40
 int pmr_parse_size(const char *s, size_t *bytes) {
   if (!s || !bytes)
     return PMR_EINVAL;
   const char *p = s;
-  uint64_t ip = 0, fp = 0, scale = 1;
+  uint64_t ip = 0;
+  unsigned char frac[PMR__SIZE_DIGITS];
+  size_t nf = 0;
   bool any = false, nonzero = false;
   for (; *p >= '0' && *p <= '9'; p++) {
     any = true;
@@ -247,29 +255,27 @@ int pmr_parse_size(const char *s, size_t *bytes) {
   }
   if (*p == '.') {
     p++;
-    bool frac = false;
+    bool digits = false;
     for (; *p >= '0' && *p <= '9'; p++) {
-      frac = true;
+      digits = true;
       nonzero |= *p != '0';
-      if (scale < 1000000000ull) { /* nine digits are plenty */
-        fp = fp * 10 + (uint64_t)(*p - '0');
-        scale *= 10;
-      }
+      if (nf < PMR__SIZE_DIGITS)
+        frac[nf++] = (unsigned char)(*p - '0');
     }
-    if (!frac)
+    if (!digits)
       return PMR_EINVAL;
   }
   if (!any)
     return PMR_EINVAL;
-  uint64_t mul = 1;
+  unsigned shift = 0;
   switch (*p) {
-  case 'k': case 'K': mul = 1ull << 10; p++; break;
-  case 'm': case 'M': mul = 1ull << 20; p++; break;
-  case 'g': case 'G': mul = 1ull << 30; p++; break;
-  case 't': case 'T': mul = 1ull << 40; p++; break;
+  case 'k': case 'K': shift = 10; p++; break;
+  case 'm': case 'M': shift = 20; p++; break;
+  case 'g': case 'G': shift = 30; p++; break;
+  case 't': case 'T': shift = 40; p++; break;
   default: break;
   }
-  if (mul > 1 && (*p == 'i' || *p == 'I')) {
+  if (shift && (*p == 'i' || *p == 'I')) {
     p++;
     if (*p != 'b' && *p != 'B')
       return PMR_EINVAL;
@@ -278,12 +284,19 @@ int pmr_parse_size(const char *s, size_t *bytes) {
     p++;
   if (*p != '\0')
     return PMR_EINVAL;
-  uint64_t whole;
-  if (__builtin_mul_overflow(ip, mul, &whole))
+  if (shift && ip > (UINT64_MAX >> shift))
     return PMR_EINVAL;
-  /* floor(fp * mul / scale) without overflow: mul = q * scale + r. */
-  uint64_t part = mul / scale * fp + mul % scale * fp / scale, v;
-  if (__builtin_add_overflow(whole, part, &v) || v > SIZE_MAX ||
+  uint64_t part = 0, v;
+  for (unsigned b = 0; b < shift; b++) {
+    unsigned carry = 0;
+    for (size_t i = nf; i-- > 0;) {
+      unsigned d = frac[i] * 2u + carry;
+      frac[i] = (unsigned char)(d % 10);
+      carry = d / 10;
+    }
+    part = part << 1 | carry;
+  }
+  if (__builtin_add_overflow(ip << shift, part, &v) || v > SIZE_MAX ||
       (nonzero && v == 0))
     return PMR_EINVAL;
   *bytes = (size_t)v;

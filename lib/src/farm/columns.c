@@ -200,7 +200,15 @@ static int pmr__col_attrs(pmr_ctx *ctx, hid_t g, const pmr_meta *meta) {
                      &nthreads);
   if (e < 0)
     return PMR_EHDF5;
-  return pmr__meta_write(meta, g);
+  /* Scratch for the meta's strings, agreed before the collective calls. */
+  void *sc = pmr__malloc(pmr__meta_scratch(meta));
+  rc = pmr__agree(ctx, sc ? PMR_OK
+                          : pmr__seterr(ctx, PMR_ENOMEM,
+                                        "out of memory writing attributes"));
+  if (!rc)
+    rc = pmr__meta_write(meta, g, sc);
+  pmr__free(sc);
+  return rc;
 }
 
 /* Collective: the datasets of every column in group g. */

@@ -45,7 +45,7 @@ static int pmr__index_call(pmr__src *s, const pmr__rec *r, pmr_emitter *em) {
 static void pmr__index_where(const pmr__src *s, const pmr_emitter *em,
                              char *buf, size_t n) {
   (void)s;
-  snprintf(buf, n, "index %llu", (unsigned long long)em->record);
+  snprintf(buf, n, "record %llu", (unsigned long long)em->record);
 }
 
 static const pmr__src_ops pmr__index_ops = {

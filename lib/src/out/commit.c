@@ -84,7 +84,14 @@ int pmr__out_begin(pmr_ctx *ctx, const char *path, char **out) {
   tmp[sizeof tmp - 1] = '\0';
   *out = pmr__strdup(tmp);
   rc = *out ? PMR_OK : pmr__seterr(ctx, PMR_ENOMEM, "out of memory");
-  return pmr__agree(ctx, rc);
+  rc = pmr__agree(ctx, rc);
+  if (rc) {
+    /* Callers return at once on failure: the copies that were made on the
+     * other ranks are theirs to free here. */
+    pmr__free(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 int pmr__out_finish(pmr_ctx *ctx, int rc, const char *path, char **tmp) {

@@ -124,8 +124,9 @@ hid_t pmr__h5_dataset(hid_t g, const char *name, hid_t type,
   return d;
 }
 
-static herr_t pmr__h5_str(hid_t g, const char *name, const char *v) {
-  return pmr__h5_strattr(g, name, (char *const *)&v, 1, true);
+static herr_t pmr__h5_str(hid_t g, const char *name, const char *v,
+                          char *scratch) {
+  return pmr__h5_strattr(g, name, (char *const *)&v, 1, true, scratch);
 }
 
 static herr_t pmr__h5_i64(hid_t g, const char *name, int64_t v) {
@@ -160,19 +161,32 @@ static int pmr__h5_attrs(pmr_ctx *ctx, const pmr_kv *kv, hid_t g,
   pmr_stats g_stats;
   if (!rc)
     rc = pmr_ctx_stats_global(ctx, &g_stats);
-  if (rc)
+  /* Strings are built in scratch memory allocated (and agreed) first: a
+   * rank that left the collective attribute calls after a failed
+   * allocation would leave the others waiting. */
+  char *sc = NULL;
+  if (!rc) {
+    sc = pmr__malloc(pmr__meta_scratch(meta));
+    rc = pmr__agree(ctx, sc ? PMR_OK
+                            : pmr__seterr(ctx, PMR_ENOMEM,
+                                          "out of memory writing attributes"));
+  }
+  if (rc) {
+    pmr__free(sc);
     return rc;
+  }
   herr_t e = 0;
-  e |= pmr__h5_str(g, "pmr_version", PMR_VERSION_STRING);
+  e |= pmr__h5_str(g, "pmr_version", PMR_VERSION_STRING, sc);
   e |= pmr__h5_i64(g, "layout_version", PMR_LAYOUT_VERSION);
   if (kv) {
     const pmr__op_desc *op = pmr__op(kv->op);
-    e |= pmr__h5_str(g, "layout", kv->kind == PMR__DENSE ? "dense" : "kv");
-    e |= pmr__h5_str(g, "combiner", op ? op->name : "user");
+    e |= pmr__h5_str(g, "layout", kv->kind == PMR__DENSE ? "dense" : "kv",
+                     sc);
+    e |= pmr__h5_str(g, "combiner", op ? op->name : "user", sc);
   }
-  e |= pmr__h5_str(g, "app", "");
-  e |= pmr__h5_str(g, "command_line", "");
-  e |= pmr__h5_str(g, "created", created);
+  e |= pmr__h5_str(g, "app", "", sc);
+  e |= pmr__h5_str(g, "command_line", "", sc);
+  e |= pmr__h5_str(g, "created", created, sc);
   e |= pmr__h5_i64(g, "nranks", ctx->size);
   e |= pmr__h5_i64(g, "nthreads", nthreads);
   e |= pmr__h5_i64(g, "records", (int64_t)g_stats.records);
@@ -180,9 +194,9 @@ static int pmr__h5_attrs(pmr_ctx *ctx, const pmr_kv *kv, hid_t g,
   e |= pmr__h5_f64(g, "seconds_map", g_stats.seconds[PMR_PHASE_MAP]);
   e |= pmr__h5_f64(g, "seconds_shuffle", g_stats.seconds[PMR_PHASE_SHUFFLE]);
   e |= pmr__h5_f64(g, "seconds_reduce", g_stats.seconds[PMR_PHASE_REDUCE]);
-  if (e < 0)
-    return PMR_EHDF5;
-  return pmr__meta_write(meta, g);
+  rc = e < 0 ? PMR_EHDF5 : pmr__meta_write(meta, g, sc);
+  pmr__free(sc);
+  return rc;
 }
 
 /* The ragged key/value layout of a hash set. */
@@ -278,13 +292,11 @@ static int pmr__h5_kv_body(pmr_kv *kv, hid_t g, const char *path) {
   return rc;
 }
 
-/* Make room for `group` in an open file: remove an object of that name (the
- * group being replaced), keeping everything else. Every rank, same calls. */
-static int pmr__h5_unlink(hid_t f, const char *group) {
+/* Make room for a group in an open file: remove an object of that name
+ * (the group being replaced), keeping everything else. Every rank, same
+ * calls. `path` is the name, walked in place (and restored). */
+static int pmr__h5_unlink(hid_t f, char *path) {
   /* H5Lexists needs every component but the last to exist. */
-  char *path = pmr__strdup(group);
-  if (!path)
-    return PMR_ENOMEM;
   int rc = PMR_OK;
   for (char *p = path + (*path == '/');; p++) {
     char *slash = strchr(p, '/');
@@ -293,8 +305,11 @@ static int pmr__h5_unlink(hid_t f, const char *group) {
     htri_t ex = H5Lexists(f, path, H5P_DEFAULT);
     if (ex < 0)
       rc = PMR_EHDF5;
-    if (ex <= 0)
+    if (ex <= 0) {
+      if (slash)
+        *slash = '/';
       break;
+    }
     if (!slash) {
       if (H5Ldelete(f, path, H5P_DEFAULT) < 0)
         rc = PMR_EHDF5;
@@ -303,7 +318,6 @@ static int pmr__h5_unlink(hid_t f, const char *group) {
     *slash = '/';
     p = slash;
   }
-  pmr__free(path);
   return rc;
 }
 
@@ -424,12 +438,19 @@ int pmr_h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
  * an object of that name is removed. */
 static int pmr__h5out_place(pmr_h5out *w, const char *name) {
   pmr_ctx *ctx = w->ctx;
-  int rc = pmr__h5_unlink(w->f, name) ? pmr__seterr(ctx, PMR_EHDF5,
-                                                    "cannot replace '%s' in "
-                                                    "'%s'",
-                                                    name, w->path)
-                                      : PMR_OK;
-  return pmr__agree(ctx, rc);
+  /* The copy to walk is made (and agreed) before the HDF5 calls. */
+  char *walk = pmr__strdup(name);
+  int rc = pmr__agree(ctx, walk ? PMR_OK
+                                : pmr__seterr(ctx, PMR_ENOMEM,
+                                              "out of memory"));
+  if (!rc)
+    rc = pmr__agree(ctx, pmr__h5_unlink(w->f, walk)
+                             ? pmr__seterr(ctx, PMR_EHDF5,
+                                           "cannot replace '%s' in '%s'",
+                                           name, w->path)
+                             : PMR_OK);
+  pmr__free(walk);
+  return rc;
 }
 
 static hid_t pmr__group_create(hid_t f, const char *name) {

@@ -140,17 +140,37 @@ int pmr_meta_set_f64(pmr_meta *m, const char *name, double value) {
   return PMR_OK;
 }
 
-/* Fixed-length strings (h5py reads them as bytes), as the result contract
- * has them; a list is an array of strings as long as its longest. */
-herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
-                       bool scalar) {
+/* Bytes of the fixed-length string array of n strings as long as the
+ * longest (at least 1). */
+static size_t pmr__strs_bytes(char *const *v, int n, size_t *width) {
   size_t w = 1;
   for (int i = 0; i < n; i++)
     if (strlen(v[i]) > w)
       w = strlen(v[i]);
-  char *buf = pmr__calloc((size_t)(n ? n : 1), w);
-  if (!buf)
-    return -1;
+  *width = w;
+  return (n > 0 ? (size_t)n : 1) * w;
+}
+
+size_t pmr__meta_scratch(const pmr_meta *m) {
+  size_t most = PMR__ATTR_SCRATCH, w;
+  for (size_t i = 0; m && i < m->n; i++) {
+    const pmr__mval *v = &m->v[i];
+    if (v->kind == PMR__M_STR || v->kind == PMR__M_STRS) {
+      size_t b = pmr__strs_bytes(v->strs, v->n, &w);
+      most = b > most ? b : most;
+    }
+  }
+  return most;
+}
+
+/* Fixed-length strings (h5py reads them as bytes), as the result contract
+ * has them; a list is an array of strings as long as its longest. Built in
+ * `buf` (pmr__meta_scratch bytes: no allocation between the collective
+ * attribute calls). */
+herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
+                       bool scalar, char *buf) {
+  size_t w;
+  memset(buf, 0, pmr__strs_bytes(v, n, &w));
   for (int i = 0; i < n; i++)
     memcpy(buf + (size_t)i * w, v[i], strlen(v[i]));
   hid_t t = H5Tcopy(H5T_C_S1);
@@ -166,7 +186,6 @@ herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
     H5Aclose(a);
   H5Sclose(s);
   H5Tclose(t);
-  pmr__free(buf);
   return e;
 }
 
@@ -183,7 +202,7 @@ herr_t pmr__h5_numattr(hid_t obj, const char *name, hid_t ft, hid_t mt,
   return e;
 }
 
-int pmr__meta_write(const pmr_meta *m, hid_t obj) {
+int pmr__meta_write(const pmr_meta *m, hid_t obj, void *scratch) {
   if (!m)
     return PMR_OK;
   for (size_t i = 0; i < m->n; i++) {
@@ -191,11 +210,11 @@ int pmr__meta_write(const pmr_meta *m, hid_t obj) {
     herr_t e = 0;
     switch (v->kind) {
     case PMR__M_STR:
-      e = pmr__h5_strattr(obj, v->name, v->strs, 1, true);
+      e = pmr__h5_strattr(obj, v->name, v->strs, 1, true, scratch);
       break;
     case PMR__M_STRS:
       if (v->n > 0)
-        e = pmr__h5_strattr(obj, v->name, v->strs, v->n, false);
+        e = pmr__h5_strattr(obj, v->name, v->strs, v->n, false, scratch);
       break;
     case PMR__M_I64:
       e = pmr__h5_numattr(obj, v->name, H5T_STD_I64LE, H5T_NATIVE_INT64,

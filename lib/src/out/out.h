@@ -24,11 +24,20 @@ int pmr__copy_file(pmr_ctx *ctx, const char *from, const char *to);
 herr_t pmr__h5_numattr(hid_t obj, const char *name, hid_t ft, hid_t mt,
                        const void *v);
 herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
-                       bool scalar);
+                       bool scalar, char *buf);
+/* Scratch for the provenance strings (the longest is the 20-byte time). */
+#define PMR__ATTR_SCRATCH 64
 
-/* Write the meta's attributes on object `obj` (every rank, same values).
+/* Bytes of scratch memory pmr__meta_write needs (at least
+ * PMR__ATTR_SCRATCH, so it also serves the provenance strings). */
+size_t pmr__meta_scratch(const pmr_meta *meta);
+/* Write the meta's attributes on object `obj` (every rank, same values),
+ * building strings in `scratch` (pmr__meta_scratch bytes). The caller
+ * allocates it and agrees on that before the first HDF5 call: attribute
+ * calls are collective metadata operations, and a rank that skipped them
+ * after a failed allocation would leave the others waiting.
  * Returns PMR_OK or PMR_EHDF5. */
-int pmr__meta_write(const pmr_meta *meta, hid_t obj);
+int pmr__meta_write(const pmr_meta *meta, hid_t obj, void *scratch);
 
 /* One collective write of rows [start, start+count) (x cols, 0 for 1-D) of
  * dataset d from buf; count 0 takes part with an empty selection. */
