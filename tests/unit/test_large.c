@@ -6,6 +6,8 @@
 
 #include <pmr.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BIGLEN (((size_t)1 << 31) + 12345)
 
@@ -29,6 +31,18 @@ static int map(uint64_t i, pmr_emitter *em, void *user) {
 typedef struct seen {
   int big_found, bad;
 } seen;
+
+/* Bytes of a "key<TAB>value\n" line, counted independently of the writer. */
+static int line_bytes(const void *key, size_t klen, const void *val,
+                      void *u) {
+  (void)key;
+  int64_t v;
+  char digits[32];
+  memcpy(&v, val, 8);
+  *(uint64_t *)u += klen + 2 + (uint64_t)snprintf(digits, sizeof digits,
+                                                  "%lld", (long long)v);
+  return 0;
+}
 
 static int visit(const void *key, size_t klen, const void *val, void *u) {
   seen *s = u;
@@ -79,6 +93,25 @@ int main(int argc, char **argv) {
   MPI_Allreduce(&s.big_found, &found, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   CHECK_EQ_I(found, 1);
   CHECK_EQ_I(s.bad, 0);
+  /* Text output of a record over 2 GiB (MPI counts are int): written in
+   * pieces, the file exactly as long as its lines. */
+  char path[512] = {0};
+  if (rank == 0)
+    snprintf(path, sizeof path, "%s/pmr-large-%ld.txt",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+  MPI_Bcast(path, sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+  uint64_t mine = 0, want = 0;
+  pmr_kv_foreach(kv, line_bytes, &mine);
+  MPI_Allreduce(&mine, &want, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  CHECK_OK(ctx, pmr_kv_write_text(kv, path));
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0);
+    CHECK_EQ_I(sb.st_size, want);
+    CHECK(want > ((uint64_t)2 << 30));
+    unlink(path);
+  }
   pmr_ctx_print_stats(ctx, stdout);
   pmr_stats st;
   pmr_ctx_stats(ctx, &st);
