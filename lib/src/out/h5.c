@@ -69,8 +69,7 @@ static void pmr__batch_free(pmr__batch *b) {
   pmr__free(b->vals);
 }
 
-/* Collective: is any rank's cursor not done? */
-static int pmr__any_left(pmr_ctx *ctx, pmr__kv_iter *c, int *more) {
+int pmr__any_left(pmr_ctx *ctx, pmr__kv_iter *c, int *more) {
   int mine = !pmr__iter_done(c);
   return pmr__agree_mpi(ctx,
                         MPI_Allreduce(&mine, more, 1, MPI_INT, MPI_LOR,

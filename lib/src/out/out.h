@@ -15,6 +15,8 @@ int pmr__out_begin(pmr_ctx *ctx, const char *path, char **tmp);
 /* Collective: agree on `rc`; on success rank 0 renames tmp to path, else
  * removes tmp. Frees *tmp. Returns the agreed code. */
 int pmr__out_finish(pmr_ctx *ctx, int rc, const char *path, char **tmp);
+/* Collective: whether any rank's iterator has pairs left (*more), agreed. */
+int pmr__any_left(pmr_ctx *ctx, pmr__kv_iter *c, int *more);
 /* Rank 0: copy file `from` to the (existing, empty) file `to`. Local. */
 int pmr__copy_file(pmr_ctx *ctx, const char *from, const char *to);
 

@@ -158,16 +158,7 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
                                                    : PMR__TEXT_PIECE;
   int more = 1;
   while (!rc) {
-    int mine = 0;
-    {
-      pmr__kv_iter peek = cur;
-      pmr__pair r;
-      mine = pmr__kv_next(&peek, &r);
-    }
-    rc = pmr__agree_mpi(ctx,
-                        MPI_Allreduce(&mine, &more, 1, MPI_INT, MPI_LOR,
-                                      ctx->comm),
-                        "MPI_Allreduce while writing text");
+    rc = pmr__any_left(ctx, &cur, &more);
     if (rc || !more)
       break;
     int lrc = pmr__text_fill(&cur, &b, limit);
