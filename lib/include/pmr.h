@@ -368,6 +368,23 @@ PMR_EXTERN int pmr_kv_create_dense_user(pmr_ctx *ctx, uint64_t ncells,
                                         const void *identity, void *user,
                                         pmr_kv **out);
 
+/* A group set (group-by without a combiner): every emitted pair is kept,
+ * and pmr_kv_reduce moves each key to the one rank that owns it (as for hash
+ * sets) and groups its values, so that afterwards each key is visited once
+ * with all its values (pmr_kv_map_groups, pmr_kv_foreach_group). Values are
+ * `value_size` bytes each (1..2^20, written as `dtype`: PMR_INT64 /
+ * PMR_FLOAT64 need 8, PMR_BYTES any), or of any length 0..2^32-1 per pair
+ * when value_size is 0 (ragged; dtype PMR_BYTES). Within a rank, groups are
+ * visited and written in ascending key byte order (memcmp; a prefix first),
+ * and the values of a key in ascending value byte order, so results do not
+ * depend on the rank or thread count. A rank's data may exceed its memory
+ * budget: past it, pairs go to private temporary files under the context's
+ * tmpdir (see pmr_ctx_set_tmpdir), removed however the run ends, and are
+ * merged back at reduce and sort time.
+ * Not collective. Returns PMR_OK, PMR_EINVAL, PMR_ENOMEM. */
+PMR_EXTERN int pmr_kv_create_group(pmr_ctx *ctx, size_t value_size,
+                                   pmr_dtype dtype, pmr_kv **out);
+
 /* Destroy a set. Accepts NULL; sets *kv = NULL. Not collective. */
 PMR_EXTERN void pmr_kv_destroy(pmr_kv **kv);
 
@@ -408,6 +425,15 @@ PMR_EXTERN int pmr_emit_i64(pmr_emitter *em, const void *key, size_t klen,
 /* Emit a double value (hash sets with 8-byte values; else PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_f64(pmr_emitter *em, const void *key, size_t klen,
                             double value);
+
+/* Emit one pair with a value of `vlen` bytes: into a ragged group set any
+ * length (0..2^32-1); into a group or hash set with fixed-size values vlen
+ * must equal the value size (else PMR_EINVAL). pmr_emit, pmr_emit_i64 and
+ * pmr_emit_f64 also emit into group sets with fixed-size values.
+ * Returns PMR_OK, PMR_ENOMEM, PMR_EINVAL, PMR_ESTATE (a dense set), PMR_EIO
+ * (a spill file could not be written; message set). */
+PMR_EXTERN int pmr_emit_var(pmr_emitter *em, const void *key, size_t klen,
+                            const void *value, size_t vlen);
 
 /* Fold `values` (the set's width values, or one value_size value for a user
  * fold; ignored by PMR_COUNT, may be unaligned) into cell `cell` of a dense
@@ -751,6 +777,74 @@ PMR_EXTERN void pmr_kv_list_free(pmr_kv_list **list);
  * pmr_kv_list_free(). Returns PMR_OK, PMR_ENOMEM, PMR_EOVERFLOW (over 2 GiB
  * in all), PMR_EMPI. */
 PMR_EXTERN int pmr_kv_gather(pmr_kv *kv, int root, pmr_kv_list **out);
+
+/* ---- Groups and global sort (group sets) ---- */
+
+/* One key with all its values on this rank (pmr_kv_map_groups,
+ * pmr_kv_foreach_group): value i is values[offsets[i], offsets[i+1]), with
+ * offsets [n + 1] always given (for fixed-size values offsets[i] is
+ * i * value_size). Pointers are valid during the callback only. */
+typedef struct pmr_group {
+  const void *key;
+  size_t klen;
+  uint64_t n; /* values */
+  size_t value_size; /* 0: ragged */
+  const uint8_t *values;    /* the n values, contiguous */
+  const uint64_t *offsets;  /* [n + 1] */
+} pmr_group;
+
+/* Map callback over groups: emit into the output set through `em`. */
+typedef int (*pmr_group_fn)(const pmr_group *g, pmr_emitter *em, void *user);
+
+/* Map every group of the reduced group set `in`, where it lives (no data
+ * moves; threads share the rank's groups), into `out` (another set of the
+ * same context, or NULL to emit nothing). `in` is not changed. The
+ * reduce step of group-by jobs (posting lists, joins, PageRank sums).
+ * Collective. Returns PMR_OK, PMR_EINVAL, PMR_ESTATE (in not a reduced or
+ * sorted group set), PMR_ENOMEM, PMR_EIO, PMR_ECALLBACK. */
+PMR_EXTERN int pmr_kv_map_groups(pmr_kv *in, pmr_group_fn fn, void *user,
+                                 pmr_kv *out);
+
+/* Visit this rank's groups in order, on the calling thread. Return
+ * non-zero from `fn` to stop (that value is returned). Not collective. */
+typedef int (*pmr_group_visit_fn)(const pmr_group *g, void *user);
+PMR_EXTERN int pmr_kv_foreach_group(const pmr_kv *kv, pmr_group_visit_fn fn,
+                                    void *user);
+
+/* Orders of pmr_kv_sort. */
+typedef enum pmr_sort_order {
+  PMR_SORT_KEY = 0,   /* key bytes (memcmp, a prefix first), then value bytes */
+  PMR_SORT_VALUE = 1, /* value (as int64 or double for those dtypes, else
+                         bytes), then key bytes */
+  PMR_SORT_DESC = 1 << 8 /* flag: descending */
+} pmr_sort_order;
+
+/* A user order over pairs: negative if (a) goes before (b), 0 if equal. */
+typedef int (*pmr_pair_cmp_fn)(const void *akey, size_t alen,
+                               const void *aval, size_t avlen,
+                               const void *bkey, size_t blen,
+                               const void *bval, size_t bvlen, void *user);
+
+/* Sort the pairs of a group set globally: afterwards rank r holds the r-th
+ * range of the order, sorted, every pair kept (equal keys are not grouped,
+ * and may be split over neighbouring ranks), so pmr_kv_foreach_group and
+ * writing visit the whole set in order rank by rank, and one written file
+ * is globally sorted. A sample sort: regular samples from every rank, P-1
+ * splitters chosen so each rank receives within a few percent of n/P pairs
+ * even for skewed keys (ties are split), one exchange, a local sort (radix
+ * for fixed-width keys), merged from spill files past the memory budget.
+ * `order` is a pmr_sort_order; with `cmp` non-NULL it is ignored and `cmp`
+ * orders the pairs (it must be a total order, the same on every rank).
+ * Accepts a mapped or reduced group set (a reduced one is resorted); the
+ * set is then sorted (state REDUCED: it can be visited, written, mapped
+ * from, or sorted again). Collective. Returns PMR_OK, PMR_EINVAL,
+ * PMR_ESTATE, PMR_ENOMEM, PMR_EIO, PMR_EMPI. */
+PMR_EXTERN int pmr_kv_sort(pmr_kv *kv, unsigned order, pmr_pair_cmp_fn cmp,
+                           void *user);
+
+/* Pairs this rank holds in a group set (after reduce: values, not keys), and
+ * its distinct keys (after reduce; 0 before). */
+PMR_EXTERN uint64_t pmr_kv_local_pairs(const pmr_kv *kv);
 
 /* Descriptive attributes for a written result: an opaque list of named
  * values (strings, lists of strings, int64, double), so it can grow.
