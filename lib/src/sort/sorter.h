@@ -37,8 +37,8 @@ int pmr__sorter_create(pmr_ctx *ctx, size_t vsize, pmr__rec_cmp cmp,
 void pmr__sorter_free(pmr__sorter **s);
 /* Add one pair (copied); or whole wire-format pairs [p, p+n). Only before
  * pmr__sorter_finish. PMR_ENOMEM / PMR_EIO with a message on the context
- * (take care: several threads' sorters share one context; messages are set
- * under the context's error lock, pmr__seterr). */
+ * (several threads' sorters share one context: the message is set inside
+ * `#pragma omp critical(pmr__err)`). */
 int pmr__sorter_add(pmr__sorter *s, const void *key, size_t klen,
                     const void *val, size_t vlen);
 int pmr__sorter_add_wire(pmr__sorter *s, const unsigned char *p, size_t n);
