@@ -373,11 +373,13 @@ PMR_EXTERN int pmr_kv_create_dense_user(pmr_ctx *ctx, uint64_t ncells,
  * sets) and groups its values, so that afterwards each key is visited once
  * with all its values (pmr_kv_map_groups, pmr_kv_foreach_group). Values are
  * `value_size` bytes each (1..2^20, written as `dtype`: PMR_INT64 /
- * PMR_FLOAT64 need 8, PMR_BYTES any), or of any length 0..2^32-1 per pair
- * when value_size is 0 (ragged; dtype PMR_BYTES). Within a rank, groups are
+ * PMR_FLOAT64 need a multiple of 8 and are written as [m] or [m, size/8]
+ * columns, PMR_BYTES any size), or of any length 0..2^32-1 per pair when
+ * value_size is 0 (ragged; dtype PMR_BYTES). Within a rank, groups are
  * visited and written in ascending key byte order (memcmp; a prefix first),
- * and the values of a key in ascending value byte order, so results do not
- * depend on the rank or thread count. A rank's data may exceed its memory
+ * and the values of a key in ascending order (PMR_INT64 / PMR_FLOAT64:
+ * numerically, column by column; else by bytes), so results do not depend
+ * on the rank or thread count. A rank's data may exceed its memory
  * budget: past it, pairs go to private temporary files under the context's
  * tmpdir (see pmr_ctx_set_tmpdir), removed however the run ends, and are
  * merged back at reduce and sort time.
