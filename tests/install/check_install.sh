@@ -30,4 +30,11 @@ done
 # The installed apps run from the prefix, finding libpmr by their rpath.
 "${launch[@]}" 1 "${pre[@]}" "$prefix/bin/pmr-wordcount" --version
 "${launch[@]}" 1 "${pre[@]}" "$prefix/bin/pmr-farm" --version
+# One version everywhere (README "Versions and licence"): the apps', pmr.pc's
+# and the library file's.
+v=$("$prefix/bin/pmr-wordcount" --version | awk '{print $NF}')
+pcv=$(PKG_CONFIG_PATH=$pcdir pkg-config --modversion pmr)
+[ "$v" = "$pcv" ] || { echo "FAIL: pmr-wordcount says $v, pmr.pc $pcv"; exit 1; }
+ls "$prefix"/lib*/libpmr.so."$v" >/dev/null ||
+  { echo "FAIL: no libpmr.so.$v in $prefix"; ls "$prefix"/lib*; exit 1; }
 echo "install: ok"
