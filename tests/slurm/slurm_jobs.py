@@ -844,6 +844,32 @@ def case_examples():
     print(f"{len(examples)} examples, {len(submitted)} jobs, all COMPLETED")
 
 
+def case_installed():
+    """cmake --install into a scratch prefix, then submit the installed
+    wordcount.sbatch with INPUT=sample from a directory with no jobs/ or
+    data/, and with no build directory on PATH: the template finds its
+    lib.sh, site.env puts the prefix's bin/ on PATH, the sample is the
+    installed one."""
+    build = os.environ.get("PMR_BUILD_DIR")
+    check(build, "PMR_BUILD_DIR is not set")
+    prefix = os.path.abspath("prefix")
+    run(["cmake", "--install", build, "--prefix", prefix], timeout=120)
+    extra = [p for p in os.environ.get("PMR_TEST_PATH", "").split(os.pathsep) if p]
+    path = os.pathsep.join(p for p in ENV["PATH"].split(os.pathsep) if p not in extra)
+    jid = sbatch(["-N2", "--ntasks-per-node=1",
+                  os.path.join(prefix, "share", "pmr", "jobs", "wordcount.sbatch")],
+                 {"INPUT": "sample", "PATH": path})
+    rec = wait_jobs(jid)[jid][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    sample = os.path.join(prefix, "share", "pmr", "data", "sample")
+    gold = golden(sorted(os.path.join(sample, f) for f in os.listdir(sample)))
+    d = job_dir("pmr-wordcount", jid)
+    expect_counts(os.path.join(d, "wordcount.h5"), gold, "the installed wordcount.sbatch")
+    expect_record(os.path.join(d, "job.txt"), jid, 2, 1)
+    expect_top(rec["StdOut"], gold, 10)
+    expect_last_line(rec, "COMPLETED", d)
+
+
 CASES = {
     "up-again": case_up_again,
     "farm": case_farm,
@@ -856,6 +882,7 @@ CASES = {
     "failure": case_failure,
     "templates": case_templates,
     "examples": case_examples,
+    "installed": case_installed,
 }
 
 
