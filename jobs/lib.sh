@@ -129,13 +129,13 @@ pmr_word() {
 
 # pmr_inputs SAMPLE: INPUT (required) into PMR_INPUTS.
 pmr_inputs() {
-  local sample=$1
+  local sample=${1:-}
   local -a words matches
   local w
   PMR_INPUTS=()
   [[ -n ${INPUT:-} ]] ||
     pmr_die "INPUT is not set: name the input, e.g. sbatch --export=ALL,INPUT='data/sample/*.txt' ... (INPUT=sample: the bundled data/$sample)"
-  if [[ $INPUT == sample ]]; then
+  if [[ $INPUT == sample && -n $sample ]]; then
     # Globs only in the file name; the data directory may hold spaces.
     matches=("$PMR_DATA_DIR"/$sample)
     PMR_INPUTS=("${matches[@]}")
