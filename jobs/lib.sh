@@ -64,7 +64,9 @@ _pmr_end() {
       echo "exit_status=$rc"
     } >>"$PMR_RECORD" 2>/dev/null || true
   fi
-  [[ -n ${OUTDIR:-} && -d ${OUTDIR:-} ]] && where="record and log in $OUTDIR/"
+  if [[ -n ${OUTDIR:-} && -d ${OUTDIR:-} ]]; then
+    where="record ${PMR_RECORD:+${PMR_RECORD##*/} }and log in $OUTDIR/"
+  fi
   # Relative paths are the submit directory's: say so where the log is elsewhere (-D).
   [[ -z $where || $PMR_START_DIR == "$PWD" ]] || where+=" (paths from $PWD)"
   if [[ $PMR_JOB_END == requeued ]]; then
@@ -154,14 +156,17 @@ pmr_inputs() {
 
 # The job's result directory: OUTDIR, else $PMR_RESULTS/<job name>-<job id>-<date>
 # (the date of submission, to the second: job ids repeat when a cluster is
-# rebuilt). A requeued run finds the directory of its first run.
+# rebuilt).
 pmr_outdir() {
   local id=${SLURM_ARRAY_JOB_ID:-$PMR_JOB_ID} stamp base d log
   if [[ -z ${OUTDIR:-} ]]; then
     base=$PMR_RESULTS/$PMR_JOB_NAME-$id
-    if ((${SLURM_RESTART_COUNT:-0} > 0)) || [[ -n ${SLURM_ARRAY_JOB_ID:-} ]]; then
+    # A requeued run (whose submission time Slurm renews) takes its first
+    # run's directory; the tasks of an array share one, by the array's
+    # submission time.
+    if ((${SLURM_RESTART_COUNT:-0} > 0)); then
       for d in "$base"-*/; do
-        [[ -d $d ]] && OUTDIR=${d%/}
+        if [[ -d $d ]]; then OUTDIR=${d%/}; fi
       done
     fi
     if [[ -z ${OUTDIR:-} ]]; then
