@@ -35,7 +35,7 @@
 #                       the command)
 #   pmr_result PATH...  what the last line names as the job's results
 #   pmr_die MSG         message on stderr (the job's output file), exit 1
-#   PMR_JOB_END=requeued  before `exit 0` after `scontrol requeue`
+#   pmr_requeue         requeue this job (scontrol requeue) and end this run
 
 PMR_JOBS_DIR=$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 # The bundled sample data: data/ beside jobs/ in the source tree and in an
@@ -55,9 +55,8 @@ pmr_die() {
 }
 
 # The last line of the job's output, whatever ended it.
-_pmr_end() {
+_pmr_last_line() {
   local rc=$1 where=''
-  trap - EXIT
   if [[ -n $PMR_RECORD ]]; then
     {
       echo "finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -76,7 +75,22 @@ _pmr_end() {
   else
     echo "pmr: job $PMR_JOB_ID FAILED (exit $rc): ${where:-before it started; the reason is above}"
   fi
-  exit "$rc"
+}
+_pmr_end() {
+  trap - EXIT
+  [[ $PMR_JOB_END == said ]] || _pmr_last_line "$1"
+  exit "$1"
+}
+
+# pmr_requeue: put this job back in the queue (same id, SLURM_RESTART_COUNT
+# one more) and end this run. The last line is written first: Slurm may
+# kill the script as soon as the requeue is accepted.
+pmr_requeue() {
+  PMR_JOB_END=requeued
+  _pmr_last_line 0
+  PMR_JOB_END=said
+  scontrol requeue "$SLURM_JOB_ID"
+  exit 0
 }
 trap '_pmr_end $?' EXIT
 

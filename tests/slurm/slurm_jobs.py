@@ -512,14 +512,14 @@ def case_requeue():
     paths = make_corpus("in", 8, seed=4)
     gold = golden(paths)
     jid = sbatch(["-N2", "--ntasks-per-node=2", os.path.join(JOBS, "requeue.sbatch")],
-                 {"INPUT": "in/*.txt", "OUTPUT": "out/long.h5", "JOBDIR": "out/longjob"})
-    done = "out/longjob/done"
-
+                 {"INPUT": "in/*.txt", "OUTPUT": "out/long.h5"})
+    # The default result directory, results/pmr-long-<id>-<date>: the
+    # requeued run must find and go on in the same one.
     def steps_done():
         try:
-            with open(done) as f:
+            with open(os.path.join(job_dir("pmr-long", jid), "done")) as f:
                 return len(f.read().split())
-        except OSError:
+        except (OSError, Failure):
             return 0
     # Signal the batch script while it is between the first and the last step.
     wait_for(lambda: steps_done() >= 1 or job(jid).get("JobState") in TERMINAL, "the first step")
@@ -540,11 +540,16 @@ def case_requeue():
     check(f"requeueing job {jid}" in log, f"the USR1 trap did not requeue:\n{log}")
     m = re.search(r"run 2 of job \d+: 8 steps, (\d+) already done", log)
     check(m and int(m.group(1)) >= 1, f"the second run did not resume:\n{log}")
+    d = job_dir("pmr-long", jid)             # still exactly one
+    done = os.path.join(d, "done")
     check(steps_done() == 8 and len(set(open(done).read().split())) == 8, f"{done}: {open(done).read()!r}")
     attrs = expect_counts("out/long.h5", gold, "requeue.sbatch")
     check(len(attrs.get("inputs", [])) == 8, f"inputs attribute {attrs.get('inputs')}")
-    r = read_record("out/longjob/job.txt")
+    r = read_record(os.path.join(d, "job.txt"))
     check(r.get("restarts") == "1" and r.get("exit_status") == "0", f"job.txt: {r}")
+    check(f"pmr: job {jid} REQUEUED (exit 0): record job.txt and log in {d}/" in log,
+          f"the first run's last line does not say it was requeued:\n{log}")
+    expect_last_line(rec, "COMPLETED", "out/long.h5", d)
 
 
 def case_failure():
@@ -622,8 +627,10 @@ def case_farm():
     expect_state(rec, "COMPLETED", "0:0")
     check(rec.get("Restarts") == "1", f"job {jid} restarted {rec.get('Restarts')} times, expected 1")
     log = read_text(rec["StdOut"])
-    check(f"requeueing job {jid}" in log and "exited with status 75" in log,
-          f"the stop did not requeue:\n{log}")
+    check(f"requeueing job {jid}" in log and "exited with status 75" in log
+          and f"pmr: job {jid} REQUEUED (exit 0)" in log,
+          f"the stop did not requeue (or the run did not end saying so):\n{log}")
+    expect_last_line(rec, "COMPLETED", "out/farm.h5", "out/farmjob")
     # Every task ran exactly once over the two runs (the running ones were
     # let finish within GRACE), on both nodes, as the table says.
     with open("ran.txt") as f:
