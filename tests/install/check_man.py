@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The man pages in docs/man: one per app (pmr-NAME.1) and pmr.3, each
 rendered by groff (man(7) macros, -ww: every warning) without a warning or
-error, and each app's page naming every option its --help lists.
+error, and each app's page naming every option its --help lists and, in
+its .TH line, the app's version.
 
     check_man.py MAN_DIR APP_BINARY...
 """
@@ -29,6 +30,10 @@ def main():
         pages.append(page)
         helptext = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30).stdout
         src = open(page, encoding="utf-8").read().replace("\\-", "-")
+        version = subprocess.run([exe, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.split()[-1]
+        if f'"pmr {version}"' not in src.split("\n", 1)[0]:
+            problems.append(f"{page}: .TH does not name pmr {version} (the app's version)")
         for opt in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", helptext))):
             if not re.search(re.escape(opt) + r"(?![a-z-])", src):
                 problems.append(f"{page}: {opt} (in {name} --help) is not documented")
