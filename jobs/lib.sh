@@ -153,6 +153,7 @@ pmr_inputs() {
     pmr_die "INPUT is not set: name the input, e.g. sbatch --export=ALL,INPUT='data/sample/*.txt' ... (INPUT=sample: the bundled data/$sample)"
   if [[ $INPUT == sample && -n $sample ]]; then
     # Globs only in the file name; the data directory may hold spaces.
+    # shellcheck disable=SC2206
     matches=("$PMR_DATA_DIR"/$sample)
     PMR_INPUTS=("${matches[@]}")
     echo "INPUT=sample: ${PMR_INPUTS[*]}"
