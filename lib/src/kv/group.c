@@ -316,6 +316,24 @@ int pmr_kv_foreach_group(const pmr_kv *kv, pmr_group_visit_fn fn,
   return rc;
 }
 
+uint64_t pmr__group_count(const pmr_kv *kv) {
+  if (kv->groups != PMR__GROUPS_UNKNOWN)
+    return kv->groups;
+  uint64_t n = 0;
+  pmr__gwalk *w = NULL;
+  if (kv->nsorters && pmr__gwalk_open(kv, 0, kv->nsorters, &w) == PMR_OK) {
+    const unsigned char *k, *v;
+    size_t kl, vl;
+    bool nk;
+    while (pmr__gwalk_pair(w, &k, &kl, &v, &vl, &nk) > 0)
+      n += nk;
+    pmr__gwalk_close(&w);
+  }
+  /* The set is the caller's to change: the count is a cache of it. */
+  ((pmr_kv *)kv)->groups = n;
+  return n;
+}
+
 uint64_t pmr_kv_local_pairs(const pmr_kv *kv) {
   if (!kv)
     return 0;
