@@ -36,3 +36,15 @@ foreach(_np ${PMR_TEST_RANKS})
       FIXTURES_REQUIRED "pmr_group_data;pmr_group_h5.np${_np}.t${_nt}")
   endforeach()
 endforeach()
+
+# Over 2 GiB of values in one rank pair's stream and one group (about
+# 9 GiB of memory, a minute or two on a small machine): registered only with
+# -DPMR_TEST_LARGE=ON (tests/apps), then ctest -R group_large.
+add_executable(test_group_large test_group_large.c)
+target_link_libraries(test_group_large PRIVATE pmr_testlib)
+target_compile_options(test_group_large PRIVATE ${PMR_C_WARNINGS})
+if(PMR_TEST_LARGE)
+  pmr_add_mpi_test(NAME mpi.group_large.np2 NP 2 THREADS 2
+                   COMMAND test_group_large TIMEOUT 600 LABELS large)
+  set_tests_properties(mpi.group_large.np2 PROPERTIES RUN_SERIAL TRUE)
+endif()
