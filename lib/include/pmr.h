@@ -417,16 +417,20 @@ typedef struct pmr_emitter pmr_emitter;
 
 /* Emit one pair into a hash set: `key` of `klen` bytes (copied), `value`
  * of the set's value size (copied; ignored by PMR_COUNT). Combined at once
- * with an equal key emitted earlier by the same thread. Thread safety: only
+ * with an equal key emitted earlier by the same thread. Into a group set
+ * with fixed-size values the pair is kept as it is. Thread safety: only
  * on the emitter passed to the callback.
- * Returns PMR_OK, PMR_ENOMEM, or PMR_ESTATE (a dense set); return it from
- * the callback, and the map fails with it. */
+ * Returns PMR_OK, PMR_ENOMEM, or PMR_ESTATE (a dense set, or a ragged group
+ * set: use pmr_emit_var); return it from the callback, and the map fails
+ * with it. */
 PMR_EXTERN int pmr_emit(pmr_emitter *em, const void *key, size_t klen,
                         const void *value);
-/* Emit an int64 value (hash sets with 8-byte values; else PMR_ESTATE). */
+/* Emit an int64 value (hash or group sets with 8-byte values; else
+ * PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_i64(pmr_emitter *em, const void *key, size_t klen,
                             int64_t value);
-/* Emit a double value (hash sets with 8-byte values; else PMR_ESTATE). */
+/* Emit a double value (hash or group sets with 8-byte values; else
+ * PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_f64(pmr_emitter *em, const void *key, size_t klen,
                             double value);
 
