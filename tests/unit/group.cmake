@@ -48,3 +48,15 @@ if(PMR_TEST_LARGE)
                    COMMAND test_group_large TIMEOUT 600 LABELS large)
   set_tests_properties(mpi.group_large.np2 PROPERTIES RUN_SERIAL TRUE)
 endif()
+
+# Allocation-failure injection over a group-set job (pmr_faultlib: see
+# engine.cmake).
+add_executable(test_group_faults test_group_faults.c)
+target_link_libraries(test_group_faults PRIVATE pmr_faultlib)
+target_compile_options(test_group_faults PRIVATE ${PMR_C_WARNINGS})
+foreach(_np ${PMR_TEST_RANKS})
+  pmr_add_mpi_test(NAME mpi.group_faults.np${_np} NP ${_np} THREADS 2
+                   COMMAND test_group_faults TIMEOUT 300)
+  set_tests_properties(mpi.group_faults.np${_np} PROPERTIES
+    ENVIRONMENT_MODIFICATION OMP_WAIT_POLICY=set:passive)
+endforeach()

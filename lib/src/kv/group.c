@@ -80,7 +80,7 @@ int pmr_kv_create_group(pmr_ctx *ctx, size_t value_size, pmr_dtype dtype,
                        "PMR_BYTES values)");
   pmr_kv *kv = pmr__calloc(1, sizeof *kv);
   if (!kv)
-    return pmr__seterr(ctx, PMR_ENOMEM, "out of memory for a set");
+    return PMR_ENOMEM; /* as pmr_kv_create: local, no message */
   kv->ctx = ctx;
   kv->kind = PMR__GROUP;
   kv->op = PMR__OP_USER;
