@@ -260,7 +260,8 @@ typedef struct pmr_stats {
   uint64_t shuffled_bytes; /* bytes this rank sent in shuffles */
   uint64_t shuffle_rounds;
   size_t peak_rss;       /* peak resident set of this process, bytes */
-  uint64_t reserved[10]; /* zero */
+  uint64_t spilled_bytes; /* bytes written to spill files (tmpdir) */
+  uint64_t reserved[9];  /* zero */
 } pmr_stats;
 
 /* This rank's counters. Not collective. */
