@@ -151,14 +151,15 @@ int pmr__xchg_round(pmr__xchg *x) {
   pmr_ctx *ctx = x->ctx;
   int P = x->P, B = x->B;
   const pmr__runs *runs = x->runs;
-  /* Send side: the next piece of each destination's stream. */
-  int o = 0;
+  /* Send side: the next piece of each destination's stream. A failed read
+   * of a spill file still takes part in the exchange (the others wait in
+   * it); the round's outcome is agreed afterwards. */
+  int o = 0, lrc = PMR_OK;
   for (int d = 0; d < P; d++) {
     uint64_t left = pmr__stream_bytes(runs, d) - x->sent[d];
     int n = (int)(left < x->quota ? left : x->quota);
-    if (n)
-      memcpy(x->sbuf + o,
-             runs->data + runs->off[(size_t)d * B] + x->sent[d], (size_t)n);
+    if (n && !lrc)
+      lrc = pmr__runs_read(runs, d, x->sent[d], x->sbuf + o, (size_t)n);
     x->sent[d] += (uint64_t)n;
     x->scount[d] = n;
     x->sdispl[d] = o;
@@ -177,6 +178,8 @@ int pmr__xchg_round(pmr__xchg *x) {
                           x->rcount, x->rdispl, MPI_BYTE, ctx->comm);
   if (mrc != MPI_SUCCESS)
     return pmr__mpierr(ctx, mrc, "shuffle exchange");
+  if (lrc)
+    return lrc;
   ctx->stats.shuffled_bytes += (uint64_t)o;
   ctx->stats.shuffle_rounds++;
   /* Whole pairs of each source, cut at its bucket boundaries. */
