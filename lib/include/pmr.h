@@ -122,7 +122,8 @@ typedef struct pmr_ctx pmr_ctx;
  * MPI must be initialised with at least MPI_THREAD_FUNNELED.
  * Defaults: threads = OMP_NUM_THREADS if set, else the cores this rank may
  * use (divided among the node's ranks when none are bound); memory budget =
- * PMR_MEMORY (e.g. "512M") if set, else 256 MiB; tmpdir = TMPDIR or /tmp.
+ * PMR_MEMORY (e.g. "512M") if set, else 256 MiB; tmpdir = PMR_TMPDIR, else
+ * TMPDIR, else /tmp.
  *
  * Collective over comm. Thread safety: call from the MPI thread.
  * Ownership: *out is the caller's; release with pmr_ctx_destroy().
