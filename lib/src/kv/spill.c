@@ -48,8 +48,9 @@ size_t pmr__kv_map_share(const pmr_kv *kv) {
   return kv->ctx->memory / 2 / (size_t)kv->ctx->nthreads;
 }
 size_t pmr__kv_recv_share(const pmr_kv *kv) {
-  /* The exchange's buffers take up to half of the budget. */
-  return kv->ctx->memory / 4 / (size_t)kv->ctx->nthreads;
+  /* The exchange's buffers take up to half of the budget; the map's tables
+   * are gone by then. */
+  return kv->ctx->memory / 2 / (size_t)kv->ctx->nthreads;
 }
 
 /* Spill buffers: a small part of a share. */
@@ -158,10 +159,13 @@ static int pmr__run_add(pmr__spill_run **runs, size_t *n, size_t *cap,
   return PMR_OK;
 }
 
-/* Write the slots listed in `order` (slot indices in the low 32 bits) as
- * one run of wire pairs appended to f. */
+/* The slot index of entry i of a sorted array. */
+typedef uint32_t (*pmr__slot_of)(const void *order, size_t i);
+
+/* Write the slots listed in `order` as one run of wire pairs appended to
+ * f. */
 static int pmr__write_slots(pmr_kv *kv, const pmr__table *tab,
-                            const uint64_t *order, size_t n,
+                            const void *order, pmr__slot_of slot_of, size_t n,
                             pmr__spill_file *f, pmr__spill_run **runs,
                             size_t *nruns, size_t *cap) {
   pmr__spill_writer w;
@@ -170,7 +174,7 @@ static int pmr__write_slots(pmr_kv *kv, const pmr__table *tab,
     return rc;
   uint64_t off = pmr__spill_writer_tell(&w);
   for (size_t i = 0; i < n && !rc; i++) {
-    pmr__slot *s = &tab->slots[(uint32_t)order[i]];
+    pmr__slot *s = &tab->slots[slot_of(order, i)];
     size_t kl;
     const unsigned char *k = pmr__slot_key(tab, s, &kl);
     size_t len = pmr__wire_len(kl, kv->vsize);
@@ -197,6 +201,10 @@ static int pmr__open_if(pmr_kv *kv, pmr__spill_file *f) {
   return f->fd >= 0 ? PMR_OK : pmr__spill_open(kv->ctx, f);
 }
 
+static uint32_t pmr__slot_of_u64(const void *order, size_t i) {
+  return (uint32_t)((const uint64_t *)order)[i];
+}
+
 int pmr__kv_spill_map(pmr_kv *kv, int t) {
   pmr__kvthread *th = &kv->spill->th[t];
   pmr__table *tab = &kv->tables[t];
@@ -215,7 +223,8 @@ int pmr__kv_spill_map(pmr_kv *kv, int t) {
     if (tab->slots[i].klen1)
       a[j++] = (tab->slots[i].hash & 0xffffffff00000000ull) | i;
   pmr__radix32(a, a + n, n);
-  rc = pmr__write_slots(kv, tab, a, n, &th->mfile, &th->mruns, &th->nm,
+  rc = pmr__write_slots(kv, tab, a, pmr__slot_of_u64, n, &th->mfile,
+                        &th->mruns, &th->nm,
                         &th->mcap);
   pmr__free(a);
   if (!rc)
@@ -269,6 +278,10 @@ static int pmr__kent_cmp(const void *a, const void *b, void *user) {
   return pmr__spill_cmp_key_only(&rx, &ry, NULL);
 }
 
+static uint32_t pmr__slot_of_kent(const void *order, size_t i) {
+  return ((const pmr__kent *)order)[i].slot;
+}
+
 static int pmr__dump_sorted(pmr_kv *kv, pmr__kvthread *th, pmr__table *tab) {
   size_t n = (size_t)tab->count;
   if (!n)
@@ -277,12 +290,9 @@ static int pmr__dump_sorted(pmr_kv *kv, pmr__kvthread *th, pmr__table *tab) {
   if (rc)
     return rc;
   pmr__kent *e = pmr__malloc(n * sizeof *e);
-  uint64_t *order = e ? pmr__malloc(n * sizeof *order) : NULL;
-  if (!order) {
-    pmr__free(e);
+  if (!e)
     return pmr__spill_seterr(kv->ctx, PMR_ENOMEM,
                              "out of memory sorting a table to spill");
-  }
   size_t j = 0;
   for (uint64_t i = 0; i <= tab->mask; i++) {
     if (!tab->slots[i].klen1)
@@ -297,12 +307,9 @@ static int pmr__dump_sorted(pmr_kv *kv, pmr__kvthread *th, pmr__table *tab) {
     e[j++] = (pmr__kent){pre, (uint32_t)i};
   }
   qsort_r(e, n, sizeof *e, pmr__kent_cmp, tab);
-  for (size_t i = 0; i < n; i++)
-    order[i] = e[i].slot;
+  rc = pmr__write_slots(kv, tab, e, pmr__slot_of_kent, n, &th->rfile,
+                        &th->rruns, &th->nr, &th->rcap);
   pmr__free(e);
-  rc = pmr__write_slots(kv, tab, order, n, &th->rfile, &th->rruns, &th->nr,
-                        &th->rcap);
-  pmr__free(order);
   if (!rc)
     pmr__table_clear(tab);
   return rc;

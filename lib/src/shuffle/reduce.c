@@ -38,8 +38,13 @@ static int pmr__absorb_round(pmr_kv *kv, pmr__table *out, pmr__xchg *x,
  * (each source combined its own), and exact at one rank. */
 static int pmr__reserve(pmr__table *out, int nt, const pmr__xchg *x, int B,
                         size_t share) {
-  /* Never past the share: a table that big would only be dumped. */
-  uint64_t most = share / sizeof(pmr__slot) / 2 * 4 / 5;
+  /* Never past the share: the table would only be dumped. At most the
+   * share, so that a table that will be dumped is made once, at its full
+   * size, and never rehashed. */
+  uint64_t slots = 16;
+  while (2 * slots * sizeof(pmr__slot) <= share)
+    slots *= 2;
+  uint64_t most = slots * 4 / 5;
   for (int t = 0; t < nt; t++) {
     uint64_t want = 0, mx;
     for (int b = t; b < B; b += nt) {
