@@ -1,5 +1,6 @@
 /* Key/value sets: creation, state, iteration, lookup. */
 #include "kv/dense.h"
+#include "kv/group.h"
 
 #include <stdio.h>
 
@@ -142,6 +143,7 @@ void pmr_kv_destroy(pmr_kv **pkv) {
   pmr_kv *kv = *pkv;
   pmr__kv_free_tables(kv);
   pmr__kv_spill_free(kv);
+  pmr__group_clear(kv);
   if (kv->kind == PMR__DENSE)
     pmr__dense_free(kv);
   pmr__free(kv);
@@ -168,8 +170,9 @@ int pmr__kv_prepare(pmr_kv *kv, int nt) {
     return pmr__seterr(kv->ctx, PMR_ESTATE,
                        "map: the set was reduced past its memory budget "
                        "(spilled); map into a new set instead");
-  int rc = pmr__kv_tables(kv, nt);
-  if (!rc)
+  int rc = kv->kind == PMR__GROUP ? pmr__group_stores(kv, nt)
+                                  : pmr__kv_tables(kv, nt);
+  if (!rc && kv->kind == PMR__HASH)
     rc = pmr__kv_spill_prepare(kv, nt);
   if (rc)
     pmr__seterr(kv->ctx, rc, "out of memory for the set's tables");
@@ -182,9 +185,11 @@ void pmr__kv_emitter(pmr_kv *kv, int t, pmr_emitter *em) {
   em->thread = t;
   if (kv->kind == PMR__DENSE)
     em->cells = pmr__dense_thread(kv, t);
+  else if (kv->kind == PMR__GROUP)
+    em->gstore = &kv->gstores[t];
   else
     em->table = &kv->tables[t];
-  em->spill_at = kv->kind == PMR__DENSE ? 0 : pmr__kv_map_share(kv);
+  em->spill_at = kv->kind == PMR__HASH ? pmr__kv_map_share(kv) : 0;
 }
 
 void pmr__kv_mapped(pmr_kv *kv) { kv->state = PMR__MAPPED; }
@@ -194,6 +199,8 @@ uint64_t pmr_kv_local_size(const pmr_kv *kv) {
     return 0;
   if (kv->kind == PMR__DENSE)
     return pmr__dense_values(kv) ? pmr__dense_cells(kv) : 0;
+  if (kv->kind == PMR__GROUP)
+    return kv->state == PMR__REDUCED ? pmr__group_count(kv) : 0;
   uint64_t n = pmr__kv_stream_count(kv);
   for (int i = 0; i < kv->ntables; i++)
     n += kv->tables[i].count;
@@ -249,6 +256,9 @@ bool pmr__kv_next(pmr__kv_iter *it, pmr__pair *p) {
 int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn, void *user) {
   if (!kv || !fn)
     return PMR_EINVAL;
+  if (kv->kind == PMR__GROUP)
+    return pmr__seterr(kv->ctx, PMR_EINVAL, "pmr_kv_foreach: a group set: "
+                                            "use pmr_kv_foreach_group");
   int rc = pmr__kv_check(kv, PMR__READABLE, "pmr_kv_foreach");
   if (rc)
     return rc;
@@ -265,6 +275,9 @@ int pmr_kv_get(const pmr_kv *kv, const void *key, size_t klen,
   if (!kv || !value || (!key && klen))
     return PMR_EINVAL;
   *value = NULL;
+  if (kv->kind == PMR__GROUP)
+    return pmr__seterr(kv->ctx, PMR_EINVAL, "pmr_kv_get: a group set: use "
+                                            "pmr_kv_foreach_group");
   int rc = pmr__kv_check(kv, PMR__READABLE, "pmr_kv_get");
   if (rc)
     return rc;
