@@ -27,7 +27,7 @@ static int pmr__spill_errno(pmr_ctx *ctx, int err, const char *what) {
   if (code == PMR_EINVAL || code == PMR_EISDIR)
     code = PMR_EIO;
   return pmr__spill_seterr(ctx, code, "spill file in '%s'%s%s: %s",
-                           ctx->tmpdir, what ? ": " : "", what ? what : "",
+                           ctx->tmpdir ? ctx->tmpdir : "/tmp", what ? ": " : "", what ? what : "",
                            pmr__strerror(err, eb, sizeof eb));
 }
 
