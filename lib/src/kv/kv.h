@@ -194,6 +194,10 @@ int pmr__kv_spill_threads(const pmr_kv *kv);
 /* The next pair of stream t at *pos (moves *pos); false at its end. */
 bool pmr__kv_stream_next(const pmr_kv *kv, int t, size_t *pos,
                          pmr__pair *p);
+/* Stream t's index: its blocks of records, and where block i starts
+ * (i == the block count: the stream's end). For splitting it into parts. */
+size_t pmr__kv_stream_blocks(const pmr_kv *kv, int t);
+uint64_t pmr__kv_stream_block(const pmr_kv *kv, int t, size_t i);
 /* Look a key up in the streams: its value or NULL. */
 const void *pmr__kv_stream_find(const pmr_kv *kv, const void *key,
                                 size_t klen);

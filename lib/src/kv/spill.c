@@ -465,6 +465,17 @@ bool pmr__kv_stream_next(const pmr_kv *kv, int t, size_t *pos,
   return true;
 }
 
+size_t pmr__kv_stream_blocks(const pmr_kv *kv, int t) {
+  if (!kv->spill || t >= kv->spill->n || !kv->spill->th[t].map)
+    return 0;
+  return kv->spill->th[t].nindex;
+}
+
+uint64_t pmr__kv_stream_block(const pmr_kv *kv, int t, size_t i) {
+  const pmr__kvthread *th = &kv->spill->th[t];
+  return i < th->nindex ? th->index[i] : th->len;
+}
+
 const void *pmr__kv_stream_find(const pmr_kv *kv, const void *key,
                                 size_t klen) {
   pmr__spill_rec q = {key, klen, NULL, 0};
