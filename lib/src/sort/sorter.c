@@ -170,8 +170,8 @@ int pmr__sorter_add_wire(pmr__sorter *s, const unsigned char *p, size_t n) {
   if (n)
     memcpy(s->data.p + base, p, n);
   s->data.len += n;
-  const unsigned char *k, *v, *e = p + n;
-  size_t kl, vl;
+  const unsigned char *k = NULL, *v = NULL, *e = p + n;
+  size_t kl = 0, vl = 0;
   while (off < n) {
     size_t m = pmr__wire_get_v(p + off, e, s->vsize, &k, &kl, &v, &vl);
     s->ix[s->n++] = (pmr__sidx){pmr__prefix(k, kl), base + off};
