@@ -13,8 +13,10 @@ typedef struct pmr__rent {
   uint64_t i;
 } pmr__rent;
 
+int pmr__radix_off = 0;
+
 size_t pmr__radix_width(const pmr__rec *a, size_t n) {
-  if (!n)
+  if (!n || pmr__radix_off)
     return 0;
   size_t w = a[0].klen;
   if (w == 0 || w > 16)

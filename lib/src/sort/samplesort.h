@@ -18,6 +18,9 @@
 int pmr__recs_sort(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user,
                    bool key_order, int nt);
 
+/* Non-zero: never use the radix sort (a benchmark's switch). */
+extern int pmr__radix_off;
+
 /* Bytes of the keys when all `n` have the same length <= 16, else 0 (also
  * for n == 0 or keys of length 0). */
 size_t pmr__radix_width(const pmr__rec *a, size_t n);

@@ -6,6 +6,7 @@
  * ordered by the prefixes alone, so most compares touch only the index. */
 #include "sort/sorter.h"
 #include "shuffle/wire.h"
+#include "sort/samplesort.h"
 
 #include <stdio.h>
 
@@ -211,9 +212,43 @@ static void pmr__insertion(const pmr__sorter *s, pmr__sidx *a, size_t n) {
   }
 }
 
+/* Keys of one width <= 16 bytes in the key order: the radix sort of the
+ * offsets (sort/radix.c) instead of the merge sort. *done says it ran. */
+static int pmr__sorter_radix(pmr__sorter *s, bool *done) {
+  size_t n = s->n, w = n ? s->data.p[s->ix[0].off] : 0;
+  *done = false;
+  if (pmr__radix_off || s->cmp != pmr__rec_cmp_key || n < 2 || w == 0 ||
+      w > 16)
+    return PMR_OK;
+  for (size_t i = 1; i < n; i++)
+    if (s->data.p[s->ix[i].off] != w)
+      return PMR_OK;
+  uint64_t *off = pmr__malloc(n * sizeof *off);
+  if (!off)
+    return pmr__sorter_err(s, PMR_ENOMEM, "out of memory sorting");
+  for (size_t i = 0; i < n; i++)
+    off[i] = s->ix[i].off;
+  int rc = pmr__radix_offsets(s->data.p, s->data.len, s->vsize, off, n, w,
+                              s->cmp, s->cmp_user);
+  if (!rc)
+    for (size_t i = 0; i < n; i++)
+      s->ix[i] = (pmr__sidx){pmr__prefix(s->data.p + off[i] + 1, w), off[i]};
+  pmr__free(off);
+  if (rc)
+    return pmr__sorter_err(s, rc, "out of memory sorting");
+  *done = true;
+  return PMR_OK;
+}
+
 int pmr__sorter_finish(pmr__sorter *s) {
   if (s->finished)
     return PMR_OK;
+  bool radix = false;
+  int rrc = pmr__sorter_radix(s, &radix);
+  if (rrc || radix) {
+    s->finished = !rrc;
+    return rrc;
+  }
   size_t n = s->n;
   enum { RUN = 24 };
   for (size_t i = 0; i < n; i += RUN)
