@@ -1,8 +1,8 @@
 /* Radix sort for keys of one fixed width (1..16 bytes) in key order: each
- * key is loaded once as two big-endian words, the (words, index) entries
- * go through LSD passes of 8 bits from the last key byte to the first
- * (all histograms taken in one read; a pass whose byte is the same in
- * every key is skipped), then the pairs are permuted. Pairs with equal keys
+ * key is loaded once as two big-endian words beside the pair's index, the
+ * entries are sorted by an MSD radix sort (16-bit digits while parts are
+ * large, then 8-bit, small buckets by insertion on the words), then the
+ * pairs are permuted. Pairs with equal keys
  * are then put in the order's tie order (value bytes) by a comparison sort
  * of each such run, so the result is exactly that of the comparison sort. */
 #include "sort/samplesort.h"
@@ -45,36 +45,79 @@ static inline unsigned pmr__rdigit(const pmr__rent *e, size_t byte) {
                   : (unsigned)(e->k[1] >> (56 - 8 * (byte - 8))) & 0xff;
 }
 
-/* Sort e[0, n) by key words (stable); scratch tmp[0, n). Leaves the result
- * in e. */
-static int pmr__rsort(pmr__rent *e, pmr__rent *tmp, size_t n, size_t w) {
-  size_t *h = pmr__calloc(w * 256, sizeof *h);
-  if (!h)
-    return PMR_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    for (size_t b = 0; b < w; b++)
-      h[b * 256 + pmr__rdigit(&e[i], b)]++;
-  pmr__rent *src = e, *dst = tmp;
-  for (size_t pass = w; pass-- > 0;) {
-    size_t *hb = h + pass * 256;
-    if (hb[pmr__rdigit(&src[0], pass)] == n)
-      continue; /* this byte is the same in every key */
-    size_t sum = 0;
-    for (int d = 0; d < 256; d++) {
-      size_t c = hb[d];
-      hb[d] = sum;
-      sum += c;
+static inline bool pmr__rless(const pmr__rent *a, const pmr__rent *b) {
+  return a->k[0] != b->k[0] ? a->k[0] < b->k[0] : a->k[1] < b->k[1];
+}
+
+static void pmr__rins(pmr__rent *e, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    pmr__rent x = e[i];
+    size_t j = i;
+    while (j > 0 && pmr__rless(&x, &e[j - 1])) {
+      e[j] = e[j - 1];
+      j--;
     }
-    for (size_t i = 0; i < n; i++)
-      dst[hb[pmr__rdigit(&src[i], pass)]++] = src[i];
-    pmr__rent *t = src;
-    src = dst;
-    dst = t;
+    e[j] = x;
   }
-  if (src != e)
-    memcpy(e, src, n * sizeof *e);
-  pmr__free(h);
-  return PMR_OK;
+}
+
+/* The digit of `bits` (8 or 16) bits at key byte `byte`. */
+static inline unsigned pmr__rdig(const pmr__rent *e, size_t byte,
+                                 unsigned bits) {
+  unsigned d = pmr__rdigit(e, byte);
+  return bits == 16 ? d << 8 | (byte + 1 < 16 ? pmr__rdigit(e, byte + 1) : 0)
+                    : d;
+}
+
+/* MSD: e[0, n) by key bytes [byte, w), scratch tmp[0, n). One counting
+ * pass and one scatter per level (16-bit digits for large parts, 8-bit for
+ * smaller), insertion sort of small buckets; a bucket whose keys are all
+ * equal ends the recursion when the bytes run out. */
+static int pmr__rsort_msd(pmr__rent *e, pmr__rent *tmp, size_t n, size_t byte,
+                          size_t w, size_t *cnt) {
+  if (n <= 32) {
+    pmr__rins(e, n);
+    return PMR_OK;
+  }
+  if (byte >= w)
+    return PMR_OK; /* every key equal */
+  unsigned bits = n >= ((size_t)1 << 16) && byte + 1 < w ? 16 : 8;
+  size_t nd = (size_t)1 << bits;
+  memset(cnt, 0, (nd + 1) * sizeof *cnt);
+  for (size_t i = 0; i < n; i++)
+    cnt[pmr__rdig(&e[i], byte, bits) + 1]++;
+  if (cnt[pmr__rdig(&e[0], byte, bits) + 1] == n)
+    return pmr__rsort_msd(e, tmp, n, byte + bits / 8, w, cnt);
+  for (size_t d = 1; d <= nd; d++)
+    cnt[d] += cnt[d - 1];
+  /* cnt[d] is bucket d's start; scatter moves it to bucket d's end. */
+  size_t *pos = pmr__malloc(nd * sizeof *pos);
+  if (!pos)
+    return PMR_ENOMEM;
+  memcpy(pos, cnt, nd * sizeof *pos);
+  for (size_t i = 0; i < n; i++)
+    tmp[pos[pmr__rdig(&e[i], byte, bits)]++] = e[i];
+  memcpy(e, tmp, n * sizeof *e);
+  int rc = PMR_OK;
+  size_t lo = 0;
+  for (size_t d = 0; d < nd && !rc; d++) {
+    size_t hi = pos[d];
+    if (hi - lo > 1)
+      rc = pmr__rsort_msd(e + lo, tmp + lo, hi - lo, byte + bits / 8, w, cnt);
+    lo = hi;
+  }
+  pmr__free(pos);
+  return rc;
+}
+
+/* Sort e[0, n) by key words; scratch tmp[0, n). Leaves the result in e. */
+static int pmr__rsort(pmr__rent *e, pmr__rent *tmp, size_t n, size_t w) {
+  size_t *cnt = pmr__malloc((((size_t)1 << 16) + 1) * sizeof *cnt);
+  if (!cnt)
+    return PMR_ENOMEM;
+  int rc = pmr__rsort_msd(e, tmp, n, 0, w, cnt);
+  pmr__free(cnt);
+  return rc;
 }
 
 /* Runs of equal keys in sorted entries: call fix(lo, hi) for each run of

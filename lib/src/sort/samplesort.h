@@ -24,8 +24,7 @@ extern int pmr__radix_off;
 /* Bytes of the keys when all `n` have the same length <= 16, else 0 (also
  * for n == 0 or keys of length 0). */
 size_t pmr__radix_width(const pmr__rec *a, size_t n);
-/* Radix sort (LSD over the key bytes, passes over constant bytes skipped)
- * of pairs whose keys all have `w` bytes (1..16), then pairs of equal keys
+/* Radix sort (MSD over the key bytes) of pairs whose keys all have `w` bytes (1..16), then pairs of equal keys
  * ordered by cmp. Stable. Local. Returns PMR_OK or PMR_ENOMEM. */
 int pmr__radix_recs(pmr__rec *a, size_t n, size_t w, pmr__rec_cmp cmp,
                     void *user);
