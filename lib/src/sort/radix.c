@@ -210,8 +210,8 @@ static int pmr__rfix_offs(void *u, size_t lo, size_t hi) {
 }
 
 int pmr__radix_offsets(const unsigned char *data, size_t len, size_t vsize,
-                       uint64_t *off, size_t n, size_t w, pmr__rec_cmp cmp,
-                       void *user) {
+                       uint64_t *off, uint64_t *prefix, size_t n, size_t w,
+                       pmr__rec_cmp cmp, void *user) {
   if (n < 2)
     return PMR_OK;
   pmr__rent *e = pmr__malloc(n * sizeof *e);
@@ -228,6 +228,9 @@ int pmr__radix_offsets(const unsigned char *data, size_t len, size_t vsize,
   if (!rc) {
     for (size_t i = 0; i < n; i++)
       off[i] = e[i].i;
+    if (prefix)
+      for (size_t i = 0; i < n; i++)
+        prefix[i] = e[i].k[0];
     pmr__rfix_off f = {data, data + len, vsize, off, cmp, user};
     rc = pmr__rties(e, n, pmr__rfix_offs, &f);
   }

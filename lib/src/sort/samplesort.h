@@ -29,10 +29,12 @@ size_t pmr__radix_width(const pmr__rec *a, size_t n);
 int pmr__radix_recs(pmr__rec *a, size_t n, size_t w, pmr__rec_cmp cmp,
                     void *user);
 /* The same for an index of wire-format pairs: off[i] is where pair i
- * starts in `data` (values `vsize` bytes, or ragged). */
+ * starts in `data` (values `vsize` bytes, or ragged); prefix (may be NULL)
+ * gets each sorted pair's first 8 key bytes as a big-endian word (zero
+ * padded), so a caller that caches them reads no key again. */
 int pmr__radix_offsets(const unsigned char *data, size_t len, size_t vsize,
-                       uint64_t *off, size_t n, size_t w, pmr__rec_cmp cmp,
-                       void *user);
+                       uint64_t *off, uint64_t *prefix, size_t n, size_t w,
+                       pmr__rec_cmp cmp, void *user);
 
 /* ---- the sample sort (samplesort.c) ---- */
 

@@ -223,16 +223,16 @@ static int pmr__sorter_radix(pmr__sorter *s, bool *done) {
   for (size_t i = 1; i < n; i++)
     if (s->data.p[s->ix[i].off] != w)
       return PMR_OK;
-  uint64_t *off = pmr__malloc(n * sizeof *off);
+  uint64_t *off = pmr__malloc(2 * n * sizeof *off);
   if (!off)
     return pmr__sorter_err(s, PMR_ENOMEM, "out of memory sorting");
   for (size_t i = 0; i < n; i++)
     off[i] = s->ix[i].off;
-  int rc = pmr__radix_offsets(s->data.p, s->data.len, s->vsize, off, n, w,
-                              s->cmp, s->cmp_user);
+  int rc = pmr__radix_offsets(s->data.p, s->data.len, s->vsize, off, off + n,
+                              n, w, s->cmp, s->cmp_user);
   if (!rc)
     for (size_t i = 0; i < n; i++)
-      s->ix[i] = (pmr__sidx){pmr__prefix(s->data.p + off[i] + 1, w), off[i]};
+      s->ix[i] = (pmr__sidx){off[n + i], off[i]};
   pmr__free(off);
   if (rc)
     return pmr__sorter_err(s, rc, "out of memory sorting");
