@@ -238,3 +238,97 @@ int pmr__radix_offsets(const unsigned char *data, size_t len, size_t vsize,
   pmr__free(e);
   return rc;
 }
+
+/* ---- on cached key prefixes ---- */
+
+static void pmr__pins(pmr__pfx *e, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    pmr__pfx x = e[i];
+    size_t j = i;
+    while (j > 0 && x.prefix < e[j - 1].prefix) {
+      e[j] = e[j - 1];
+      j--;
+    }
+    e[j] = x;
+  }
+}
+
+/* MSD by the prefix's bytes from `byte` on (16-bit digits while parts are
+ * large), as pmr__rsort_msd. */
+static int pmr__psort_msd(pmr__pfx *e, pmr__pfx *tmp, size_t n, unsigned byte,
+                          size_t *cnt) {
+  if (n <= 32) {
+    pmr__pins(e, n);
+    return PMR_OK;
+  }
+  if (byte >= 8)
+    return PMR_OK;
+  unsigned bits = n >= ((size_t)1 << 16) && byte + 1 < 8 ? 16 : 8;
+  unsigned shift = 64 - 8 * byte - bits;
+  uint64_t mask = ((uint64_t)1 << bits) - 1;
+  size_t nd = (size_t)1 << bits;
+  memset(cnt, 0, (nd + 1) * sizeof *cnt);
+  for (size_t i = 0; i < n; i++)
+    cnt[((e[i].prefix >> shift) & mask) + 1]++;
+  if (cnt[((e[0].prefix >> shift) & mask) + 1] == n)
+    return pmr__psort_msd(e, tmp, n, byte + bits / 8, cnt);
+  for (size_t d = 1; d <= nd; d++)
+    cnt[d] += cnt[d - 1];
+  size_t *pos = pmr__malloc(nd * sizeof *pos);
+  if (!pos)
+    return PMR_ENOMEM;
+  memcpy(pos, cnt, nd * sizeof *pos);
+  for (size_t i = 0; i < n; i++)
+    tmp[pos[(e[i].prefix >> shift) & mask]++] = e[i];
+  memcpy(e, tmp, n * sizeof *e);
+  int rc = PMR_OK;
+  size_t lo = 0;
+  for (size_t d = 0; d < nd && !rc; d++) {
+    size_t hi = pos[d];
+    if (hi - lo > 1)
+      rc = pmr__psort_msd(e + lo, tmp + lo, hi - lo, byte + bits / 8, cnt);
+    lo = hi;
+  }
+  pmr__free(pos);
+  return rc;
+}
+
+int pmr__radix_pfx(pmr__pfx *e, size_t n, const unsigned char *data,
+                   size_t len, size_t vsize, pmr__rec_cmp cmp, void *user) {
+  if (n < 2)
+    return PMR_OK;
+  pmr__pfx *tmp = pmr__malloc(n * sizeof *tmp);
+  size_t *cnt = pmr__malloc((((size_t)1 << 16) + 1) * sizeof *cnt);
+  int rc = tmp && cnt ? pmr__psort_msd(e, tmp, n, 0, cnt) : PMR_ENOMEM;
+  pmr__free(cnt);
+  pmr__free(tmp);
+  /* Equal prefixes: the order itself decides (the key's further bytes, the
+   * value). */
+  pmr__rec *r = NULL;
+  size_t rcap = 0, lo = 0;
+  for (size_t i = 1; !rc && i <= n; i++) {
+    if (i < n && e[i].prefix == e[lo].prefix)
+      continue;
+    size_t m = i - lo;
+    if (m > 1) {
+      if (m > rcap) {
+        pmr__free(r);
+        rcap = m;
+        if (!(r = pmr__malloc(m * sizeof *r))) {
+          rc = PMR_ENOMEM;
+          break;
+        }
+      }
+      for (size_t j = 0; j < m; j++)
+        pmr__wire_get_v(data + e[lo + j].off, data + len, vsize, &r[j].key,
+                        &r[j].klen, &r[j].val, &r[j].vlen);
+      rc = pmr__recs_sort(r, m, cmp, user, false, 1);
+      for (size_t j = 0; !rc && j < m; j++)
+        e[lo + j].off = (uint64_t)(r[j].key - data) -
+                        pmr__varint_len(r[j].klen);
+    }
+    lo = i;
+  }
+  pmr__free(r);
+  return rc;
+}

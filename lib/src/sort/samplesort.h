@@ -36,6 +36,19 @@ int pmr__radix_offsets(const unsigned char *data, size_t len, size_t vsize,
                        uint64_t *off, uint64_t *prefix, size_t n, size_t w,
                        pmr__rec_cmp cmp, void *user);
 
+/* An index entry: a pair's first 8 key bytes as a big-endian word (zero
+ * padded) and where the pair starts. */
+typedef struct pmr__pfx {
+  uint64_t prefix, off;
+} pmr__pfx;
+/* Sort index entries of wire-format pairs in `data` by an order that
+ * compares key bytes first (pmr__rec_cmp_key and the sorter's numeric value
+ * orders): an MSD radix sort of the prefixes, then each run of equal
+ * prefixes by cmp. Any key lengths; no key is read unless its prefix ties.
+ * Local. Returns PMR_OK or PMR_ENOMEM. */
+int pmr__radix_pfx(pmr__pfx *e, size_t n, const unsigned char *data,
+                   size_t len, size_t vsize, pmr__rec_cmp cmp, void *user);
+
 /* ---- the sample sort (samplesort.c) ---- */
 
 /* The global order: cmp over pairs, ties broken by (rank, position in the
