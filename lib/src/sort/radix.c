@@ -332,3 +332,39 @@ int pmr__radix_pfx(pmr__pfx *e, size_t n, const unsigned char *data,
   pmr__free(r);
   return rc;
 }
+
+int pmr__radix_recs_pfx(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user) {
+  if (n < 2)
+    return PMR_OK;
+  pmr__pfx *e = pmr__malloc(n * sizeof *e);
+  pmr__pfx *tmp = pmr__malloc(n * sizeof *tmp);
+  size_t *cnt = pmr__malloc((((size_t)1 << 16) + 1) * sizeof *cnt);
+  pmr__rec *perm = pmr__malloc(n * sizeof *perm);
+  int rc = e && tmp && cnt && perm ? PMR_OK : PMR_ENOMEM;
+  if (!rc) {
+    for (size_t i = 0; i < n; i++) {
+      uint64_t k[2];
+      pmr__rkey(a[i].key, a[i].klen < 8 ? a[i].klen : 8, k);
+      e[i] = (pmr__pfx){k[0], i};
+    }
+    rc = pmr__psort_msd(e, tmp, n, 0, cnt);
+  }
+  if (!rc) {
+    for (size_t i = 0; i < n; i++)
+      perm[i] = a[e[i].off];
+    memcpy(a, perm, n * sizeof *a);
+    size_t lo = 0;
+    for (size_t i = 1; !rc && i <= n; i++) {
+      if (i < n && e[i].prefix == e[lo].prefix)
+        continue;
+      if (i - lo > 1)
+        rc = pmr__recs_sort(a + lo, i - lo, cmp, user, false, 1);
+      lo = i;
+    }
+  }
+  pmr__free(perm);
+  pmr__free(cnt);
+  pmr__free(tmp);
+  pmr__free(e);
+  return rc;
+}

@@ -12,9 +12,10 @@
 /* ---- local sorts (recsort.c, radix.c) ---- */
 
 /* Sort `a` by (cmp, user), stably, on up to `nt` threads (parts sorted in
- * parallel, then merged). `key_order` says cmp is the key order (key bytes,
- * then value bytes): then, when every key has one length <= 16 bytes, a
- * radix sort is used. Local. Returns PMR_OK or PMR_ENOMEM (no message). */
+ * parallel, then merged). `key_order` says cmp compares key bytes first:
+ * then a radix sort is used (of the whole keys when every key has one
+ * length <= 16 bytes, else of their 8-byte prefixes, ties by cmp). Local.
+ * Returns PMR_OK or PMR_ENOMEM (no message). */
 int pmr__recs_sort(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user,
                    bool key_order, int nt);
 
@@ -28,6 +29,10 @@ size_t pmr__radix_width(const pmr__rec *a, size_t n);
  * ordered by cmp. Stable. Local. Returns PMR_OK or PMR_ENOMEM. */
 int pmr__radix_recs(pmr__rec *a, size_t n, size_t w, pmr__rec_cmp cmp,
                     void *user);
+/* The same for any key lengths in an order that compares key bytes first:
+ * an MSD radix sort of the keys' 8-byte prefixes, runs of equal prefixes by
+ * cmp. */
+int pmr__radix_recs_pfx(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user);
 /* The same for an index of wire-format pairs: off[i] is where pair i
  * starts in `data` (values `vsize` bytes, or ragged); prefix (may be NULL)
  * gets each sorted pair's first 8 key bytes as a big-endian word (zero
