@@ -797,6 +797,11 @@ typedef struct pmr_kv_list {
  * descending, compared as int64 for PMR_INT64 sets and as double for
  * PMR_FLOAT64 sets (NaN last), then key bytes ascending), delivered on
  * `root`; other ranks get an empty list. Hash sets only. Collective.
+ * Scales with n, not ranks x n: each rank keeps its best n, a distributed
+ * selection (O(log(ranks x n)) rounds of small collectives) finds which of
+ * them make the global top n, and only those n pairs go to the root. Pairs
+ * that `cmp` finds equal are taken in rank order (their order in the list
+ * is unspecified).
  * Ownership: free *out with pmr_kv_list_free(). Returns PMR_OK, PMR_EINVAL,
  * PMR_ENOMEM, PMR_EMPI, PMR_ESTATE. */
 PMR_EXTERN int pmr_kv_top(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp,
@@ -841,7 +846,10 @@ PMR_EXTERN int pmr_kv_map_groups(pmr_kv *in, pmr_group_fn fn, void *user,
                                  pmr_kv *out);
 
 /* Visit this rank's groups in order, on the calling thread. Return
- * non-zero from `fn` to stop (that value is returned). Not collective.
+ * non-zero from `fn` to stop (that value is returned). After pmr_kv_sort
+ * the pairs come in the sort's order, and a group is a run of neighbouring
+ * pairs with equal keys (a key may then come in several groups, e.g. in
+ * value order). Not collective.
  * Returns PMR_OK, fn's value, PMR_EINVAL (not a group set), PMR_ESTATE (not
  * reduced), PMR_ENOMEM. */
 typedef int (*pmr_group_visit_fn)(const pmr_group *g, void *user);

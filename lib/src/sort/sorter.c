@@ -6,6 +6,7 @@
  * ordered by the prefixes alone, so most compares touch only the index. */
 #include "sort/sorter.h"
 #include "shuffle/wire.h"
+#include "sort/samplesort.h"
 #include "spill/spill.h"
 
 #include <stdio.h>
@@ -231,7 +232,35 @@ static void pmr__insertion(const pmr__sorter *s, pmr__sidx *a, size_t n) {
   }
 }
 
+/* Orders that compare key bytes first: the radix sort of the cached
+ * prefixes (sort/radix.c), runs of equal prefixes by the order, instead of
+ * the merge sort. *done says it ran. */
+_Static_assert(sizeof(pmr__sidx) == sizeof(pmr__pfx), "index entry layout");
+static int pmr__sorter_radix(pmr__sorter *s, bool *done) {
+  size_t n = s->n;
+  *done = false;
+  if (pmr__radix_off || !s->key_first || n < 2)
+    return PMR_OK;
+  pmr__pfx *e = pmr__malloc(n * sizeof *e);
+  if (!e)
+    return pmr__sorter_err(s, PMR_ENOMEM, "out of memory sorting");
+  memcpy(e, s->ix, n * sizeof *e);
+  int rc = pmr__radix_pfx(e, n, s->data.p, s->data.len, s->vsize, s->cmp,
+                          s->cmp_user);
+  if (!rc)
+    memcpy(s->ix, e, n * sizeof *e);
+  pmr__free(e);
+  if (rc)
+    return pmr__sorter_err(s, rc, "out of memory sorting");
+  *done = true;
+  return PMR_OK;
+}
+
 static int pmr__sorter_sort(pmr__sorter *s) {
+  bool radix = false;
+  int rrc = pmr__sorter_radix(s, &radix);
+  if (rrc || radix)
+    return rrc;
   size_t n = s->n;
   enum { RUN = 24 };
   for (size_t i = 0; i < n; i += RUN)
