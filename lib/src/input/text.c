@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PMR__WINDOW_EXTRA ((uint64_t)64 << 10) /* past a chunk, for its last
@@ -68,6 +69,13 @@ static void pmr__text_tclose(pmr__src *s, void *ts) {
   pmr__free(t);
 }
 
+/* The file is shorter than when it was planned. */
+static int pmr__src_shrank(pmr_emitter *em, const char *name) {
+  snprintf(em->msg, PMR__ERRMSG_MAX,
+           "cannot read '%s': the file shrank while it was read", name);
+  return PMR_EIO;
+}
+
 /* (Re)map the window [mbase, wend). */
 static int pmr__text_map(pmr__text_t *t) {
   t->mlen = (size_t)(t->wend - t->mbase);
@@ -105,6 +113,7 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
                             errno);
   }
   em->source = p->source;
+  pmr__reading = name; /* for the SIGBUS handler: see pmr_signals_install */
   t->part = p;
   t->fsize = tx->sizes[p->source];
   t->base = p->start > 0 ? p->start - 1 : 0;
@@ -114,6 +123,11 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
   if (tx->use_mmap) {
     t->mbase = t->base - t->base % (uint64_t)tx->page;
     t->wend = p->end + t->ext < t->fsize ? p->end + t->ext : t->fsize;
+    /* Mapping past the end of a file that shrank would fault on access:
+     * check first (a shrink after this is left to the SIGBUS handler). */
+    struct stat st;
+    if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->wend)
+      return pmr__src_shrank(em, name);
     mapped = pmr__text_map(t) == 0;
   }
   if (!mapped) {
@@ -122,8 +136,8 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
     long long got = pmr__pread_full(t->fd, t->buf, t->have, t->base);
     if (got < 0)
       return pmr__src_errno(em, PMR_EIO, "cannot read", name, errno);
-    if ((size_t)got < t->have) /* the file shrank under us */
-      return pmr__src_errno(em, PMR_EIO, "cannot read", name, EIO);
+    if ((size_t)got < t->have)
+      return pmr__src_shrank(em, name);
     t->d = t->buf;
   }
   /* The first line: at the chunk's start only if the byte before ends a
@@ -147,6 +161,9 @@ static int pmr__text_extend(pmr__src *s, pmr__text_t *t, pmr_emitter *em) {
     t->ext *= 2;
     const pmr__part *p = t->part;
     t->wend = p->end + t->ext < t->fsize ? p->end + t->ext : t->fsize;
+    struct stat st;
+    if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->wend)
+      return pmr__src_shrank(em, name);
     if (pmr__text_map(t) != 0)
       return pmr__src_errno(em, pmr__errno_code(errno), "cannot map", name,
                             errno);
@@ -173,7 +190,7 @@ static int pmr__text_extend(pmr__src *s, pmr__text_t *t, pmr_emitter *em) {
   if (got < 0)
     return pmr__src_errno(em, PMR_EIO, "cannot read", name, errno);
   if (got == 0)
-    return pmr__src_errno(em, PMR_EIO, "cannot read", name, EIO);
+    return pmr__src_shrank(em, name);
   t->have += (size_t)got;
   return PMR_OK;
 }
@@ -206,6 +223,7 @@ static int pmr__text_next(pmr__src *s, void *ts, pmr__rec *r,
 static void pmr__text_close(pmr__src *s, void *ts) {
   (void)s;
   pmr__text_unmap(ts);
+  pmr__reading = NULL;
 }
 
 static int pmr__text_call(pmr__src *s, const pmr__rec *r, pmr_emitter *em) {
