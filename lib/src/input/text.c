@@ -37,6 +37,7 @@ typedef struct pmr__text_t {
   const char *d;
   uint64_t base;
   size_t have, stop, pos;
+  size_t seen; /* bytes past pos already searched for a newline */
   uint64_t fsize, line;
   const pmr__part *part;
 } pmr__text_t;
@@ -143,6 +144,7 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
   /* The first line: at the chunk's start only if the byte before ends a
    * line; else after the first newline in the chunk. */
   t->pos = 0;
+  t->seen = 0;
   if (p->start > 0) {
     const char *nl = memchr(t->d, '\n', t->stop);
     t->pos = nl ? (size_t)(nl - t->d) + 1 : t->stop;
@@ -169,7 +171,8 @@ static int pmr__text_extend(pmr__src *s, pmr__text_t *t, pmr_emitter *em) {
                             errno);
     return PMR_OK;
   }
-  memmove(t->buf, t->buf + t->pos, t->have - t->pos);
+  if (t->pos)
+    memmove(t->buf, t->buf + t->pos, t->have - t->pos);
   t->have -= t->pos;
   t->base += t->pos;
   t->stop -= t->pos;
@@ -201,13 +204,18 @@ static int pmr__text_next(pmr__src *s, void *ts, pmr__rec *r,
   for (;;) {
     if (t->pos >= t->stop)
       return 0;
-    const char *nl = memchr(t->d + t->pos, '\n', t->have - t->pos);
+    /* A long line is searched once: from where the last search stopped
+     * (the pread reader was quadratic in the line's length). */
+    const char *nl = memchr(t->d + t->pos + t->seen, '\n',
+                            t->have - t->pos - t->seen);
     if (!nl && t->base + t->have < t->fsize) {
+      t->seen = t->have - t->pos; /* extend keeps d[pos..have) as it is */
       int rc = pmr__text_extend(s, t, em);
       if (rc)
         return -rc;
       continue;
     }
+    t->seen = 0;
     size_t e = nl ? (size_t)(nl - t->d) : t->have;
     r->data = t->d + t->pos;
     r->len = e - t->pos;
