@@ -1024,7 +1024,8 @@ PMR_EXTERN int pmr_outputs_publish(pmr_ctx *ctx, int status);
  *
  * Install handlers for SIGTERM, SIGINT and SIGHUP (a Slurm time limit,
  * scancel, Ctrl-C, a launcher stopping the job) and SIGBUS (an mmapped
- * input truncated while it is read). A stop signal removes the temporary
+ * input truncated while it is read). A stop signal that already has a
+ * handler, or is ignored (nohup), is left alone. A stop signal removes the temporary
  * files of outputs in progress, prints "PROG: interrupted (SIGTERM)" on
  * stderr when `rank` is 0 (or negative: print on every rank), and ends the
  * process with status 128 + the signal number (143 for SIGTERM, 130 for

@@ -111,9 +111,18 @@ int pmr_signals_install(const char *prog, int rank) {
   sigaddset(&sa.sa_mask, SIGINT);
   sigaddset(&sa.sa_mask, SIGHUP);
   sa.sa_handler = pmr__on_stop;
-  if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) ||
-      sigaction(SIGHUP, &sa, NULL))
-    return PMR_EINVAL;
+  /* A stop signal the program already handles (or ignores: nohup) is
+   * left as it is. */
+  static const int stops[] = {SIGTERM, SIGINT, SIGHUP};
+  for (int i = 0; i < 3; i++) {
+    struct sigaction old;
+    if (sigaction(stops[i], NULL, &old) != 0)
+      return PMR_EINVAL;
+    bool dfl = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
+    if ((dfl || old.sa_handler == pmr__on_stop) &&
+        sigaction(stops[i], &sa, NULL) != 0)
+      return PMR_EINVAL;
+  }
   sa.sa_handler = pmr__on_bus;
   if (sigaction(SIGBUS, &sa, NULL))
     return PMR_EINVAL;
