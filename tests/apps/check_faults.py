@@ -20,6 +20,9 @@ Cases (each in a fresh directory):
 * sigterm: SIGTERM to every rank while the run works: every rank ends, the
   ranks' status is 143, stderr says "interrupted", no temporary file is
   left and no output appears.
+* shrink: an input truncated to 1 MiB while it is read: every line on
+  stderr names it ("the file shrank"), at most one a rank, no crash dump,
+  no output (skipped when the run ends before the truncation).
 * files-from: 300 inputs named in a list (one a line, and NUL-separated
   with -0), counted as Python's bytes.split() counts them; and 2000 inputs
   with 60-byte names (120 KiB of names) written to HDF5 (the names do not
@@ -304,8 +307,55 @@ def case_files_from(app, np_, work, timeout, env):
     return probs
 
 
+def case_shrink(app, np_, work, timeout, env):
+    """An input truncated while the mmap reader works on it: a line naming
+    the file from each rank that meets it, no crash dump, no output."""
+    big = os.path.join(work, "shrink.txt")
+    line = b" ".join(b"w%d" % i for i in range(400)) + b"\n"
+    with open(big, "wb") as f:
+        f.write(line * ((80 << 20) // len(line)))
+    cmd = launcher(np_, bind_none=False) + [app, "-t", "1", "shrink.txt", "-o", "r.h5"]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    sess = os.getsid(p.pid)
+    started = None
+    while time.monotonic() - t0 < 30 and p.poll() is None:
+        ranks = [x for x in rank_pids(app) if os.path.exists("/proc/%d" % x)
+                 and os.getsid(x) == sess]
+        if ranks and started is None:
+            started = time.monotonic()
+        if started and time.monotonic() - started > 0.8:
+            break
+        time.sleep(0.02)
+    os.truncate(big, 1 << 20)
+    probs = []
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        probs.append("hang")
+    ls = lines_of(err)
+    if p.returncode == 0:
+        print("skip shrink                  np=%d  (the run ended before the truncation)" % np_)
+        return []
+    bad = [l for l in ls if not (l.startswith(APP + ": ") and "shrink.txt" in l and "shrank" in l)]
+    if bad or not ls:
+        probs.append("want only lines naming the file that shrank, got %r" % ls[:6])
+    if len(ls) > np_:
+        probs.append("%d lines from %d ranks" % (len(ls), np_))
+    if os.path.exists(os.path.join(work, "r.h5")) or leftovers(work):
+        probs.append("left behind: %s" % os.listdir(work))
+    print("%s shrink                  np=%d exit=%s  %s"
+          % ("ok  " if not probs else "FAIL", np_, p.returncode, ls[0] if ls else ""))
+    for x in probs:
+        print("     -", x)
+    return probs
+
+
 CASES = [("enospc", case_enospc), ("sweep", case_sweep), ("sigterm", case_sigterm),
-         ("files-from", case_files_from)]
+         ("files-from", case_files_from), ("shrink", case_shrink)]
 
 
 def main():
