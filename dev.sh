@@ -9,6 +9,9 @@
 #                    wordcount histogram kmeans autocorr gen farm groupby sort (default all)
 #   ./dev.sh bench-farm   build and run pmr-farm against GNU parallel
 #   ./dev.sh build   configure and build only
+#   ./dev.sh sanitize   build with ASan+UBSan (PMR_SANITIZE) in build-asan
+#                    and run the unit, MPI, app, bad-input and fault tests
+#                    (not Slurm, not install, not the 2 GiB "large" ones)
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default: cores).
 set -euo pipefail
@@ -70,6 +73,17 @@ case "${1:-}" in
     "$root/cluster/install-deps" --bench
     configure_and_build
     BUILD_DIR=$build "$root/bench/farm.sh"
+    ;;
+  sanitize)
+    # Opt-in, not in .ci/run: the sanitized suite takes about as long again
+    # as the normal one, which would put CI past its 30 minutes.
+    "$root/cluster/install-deps"
+    sbuild=${BUILD_DIR:-$root/build-asan}
+    cmake -S "$root" -B "$sbuild" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DPMR_SANITIZE=address,undefined >/dev/null
+    cmake --build "$sbuild" -j "$jobs"
+    ctest --test-dir "$sbuild" -j "$jobs" --output-on-failure --timeout 900 \
+      -LE 'slurm|large' -E '^install\.'
     ;;
   build)
     "$root/cluster/install-deps"

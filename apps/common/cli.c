@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
+  pmr_signals_install(NULL, 0); /* this line is the run's one message */
   if (cli->rank != 0)
     return;
   va_list ap;
@@ -38,6 +39,10 @@ static void pmr_cli_usage(const pmr_cli *cli) {
          "stderr is a tty)\n"
          "      --no-progress    never show progress\n"
          "      --stats          print phase timings at the end (stderr)\n"
+         "      --files-from F   also read input names from file F, one a "
+         "line\n"
+         "  -0, --null           names in F are NUL-separated "
+         "(find -print0)\n"
          "  -h, --help           show this help and exit\n"
          "      --version        show the version and exit\n\n"
          "Run on N ranks with: mpirun -np N %s ...\n"
@@ -134,12 +139,79 @@ int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
   return 0;
 }
 
-enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS };
+enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS,
+       OPT_FILES_FROM, OPT_NULL };
+
+/* --files-from: the positional inputs, then the names of `list` (one a
+ * line, or NUL-separated with -0; empty entries skipped), into a new
+ * array the cli owns. 0, or 2 after a message. */
+static int pmr_cli_files_from(pmr_cli *cli, const char *list, int nul,
+                              char **pos, int npos) {
+  FILE *f = fopen(list, "rb");
+  if (!f) {
+    pmr_cli_error(cli, "cannot read the list of inputs '%s': %s", list,
+                  strerror(errno));
+    return PMR_CLI_USAGE;
+  }
+  size_t len = 0, cap = 1 << 16;
+  char *buf = malloc(cap);
+  for (size_t k; buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
+    len += k;
+    if (cap - len - 1 == 0) {
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  int bad = !buf || ferror(f);
+  fclose(f);
+  if (bad) {
+    pmr_cli_error(cli, "cannot read the list of inputs '%s'%s", list,
+                  buf ? "" : ": out of memory");
+    free(buf);
+    return PMR_CLI_USAGE;
+  }
+  buf[len] = '\0';
+  char sep = nul ? '\0' : '\n';
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    n += buf[i] == sep;
+  char **all = malloc(((size_t)npos + n + 2) * sizeof *all);
+  if (!all) {
+    free(buf);
+    pmr_cli_error(cli, "out of memory reading '%s'", list);
+    return PMR_CLI_USAGE;
+  }
+  int k = 0;
+  for (int i = 0; i < npos; i++)
+    all[k++] = pos[i];
+  for (size_t i = 0; i < len;) {
+    char *e = memchr(buf + i, sep, len - i);
+    size_t end = e ? (size_t)(e - buf) : len;
+    buf[end] = '\0';
+    if (end > i)
+      all[k++] = buf + i;
+    i = end + 1;
+  }
+  all[k] = NULL;
+  cli->inputs = all;
+  cli->ninputs = k;
+  cli->owned_inputs = all;
+  cli->owned_names = buf;
+  return 0;
+}
 
 int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
                   char **argv) {
   pmr_cli_name(cli, app);
   MPI_Comm_rank(MPI_COMM_WORLD, &cli->rank);
+  /* After MPI_Init (whose SIGBUS handler prints a stack dump): stop
+   * signals remove temporary outputs and end with one line. */
+  pmr_signals_install(cli->prog, cli->rank);
   cli->command_line = pmr_cli_join(argc, argv);
 
   static const struct option common[] = {
@@ -151,6 +223,8 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       {"progress", no_argument, NULL, OPT_PROGRESS},
       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
       {"stats", no_argument, NULL, OPT_STATS},
+      {"files-from", required_argument, NULL, OPT_FILES_FROM},
+      {"null", no_argument, NULL, OPT_NULL},
   };
   size_t nc = sizeof common / sizeof common[0], na = 0;
   while (app->longopts && app->longopts[na].name)
@@ -163,9 +237,10 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     memcpy(all + nc, app->longopts, na * sizeof *all);
 
   char shortopts[64];
-  snprintf(shortopts, sizeof shortopts, ":o:t:m:h%s",
+  snprintf(shortopts, sizeof shortopts, ":o:t:m:h0%s",
            app->shortopts ? app->shortopts : "");
-  int rc = PMR_CLI_RUN, opt;
+  int rc = PMR_CLI_RUN, opt, nul = 0;
+  const char *files_from = NULL;
   long long v;
   opterr = 0;
   optind = 1;
@@ -173,7 +248,22 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
          (opt = getopt_long(argc, argv, shortopts, all, NULL)) != -1) {
     switch (opt) {
     case 'o':
+      if (cli->output) {
+        pmr_cli_error(cli, "-o given twice ('%s' and '%s')", cli->output,
+                      optarg);
+        rc = PMR_CLI_USAGE;
+      } else if (!*optarg) {
+        pmr_cli_error(cli, "empty output file name for -o (see --help)");
+        rc = PMR_CLI_USAGE;
+      }
       cli->output = optarg;
+      break;
+    case OPT_FILES_FROM:
+      files_from = optarg;
+      break;
+    case '0':
+    case OPT_NULL:
+      nul = 1;
       break;
     case 't':
       if ((rc = pmr_cli_positive(cli, "--threads", optarg, &v)) == 0) {
@@ -236,6 +326,9 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     return rc;
   cli->inputs = argv + optind;
   cli->ninputs = argc - optind;
+  if (files_from &&
+      pmr_cli_files_from(cli, files_from, nul, argv + optind, argc - optind))
+    return PMR_CLI_USAGE;
   if (cli->ninputs == 0 && !app->inputs_optional) {
     pmr_cli_error(cli, "no input files (see --help)");
     return PMR_CLI_USAGE;
@@ -271,9 +364,14 @@ void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx) {
 void pmr_cli_free(pmr_cli *cli) {
   free(cli->command_line);
   cli->command_line = NULL;
+  free(cli->owned_inputs);
+  free(cli->owned_names);
+  cli->owned_inputs = NULL;
+  cli->owned_names = NULL;
 }
 
 int pmr_cli_finish(pmr_cli *cli, int status) {
+  pmr_signals_install(NULL, 0);
   pmr_cli_free(cli);
   MPI_Finalize();
   return status;

@@ -40,8 +40,10 @@ struct pmr_cli {
   int progress;       /* 1 on, 0 off, -1 when stderr is a terminal */
   int stats;
   const char *output; /* -o, or NULL */
-  char **inputs;      /* into argv */
+  char **inputs;      /* into argv, or owned_inputs with --files-from */
   int ninputs;
+  char **owned_inputs; /* --files-from: the array and its names' bytes */
+  char *owned_names;
   char *command_line; /* argv joined, shell-quoted where needed */
 };
 

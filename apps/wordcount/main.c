@@ -4,6 +4,7 @@
  *
  * A word is a maximal run of bytes that are not ASCII whitespace, exactly
  * Python's bytes.split(); --ignore-case and --letters change that. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +41,24 @@ static int wc_option(pmr_cli *cli, int opt, const char *arg, void *user) {
   wc_opts *o = user;
   switch (opt) {
   case OPT_TEXT:
+    if (o->text || !*arg) {
+      pmr_cli_error(cli, o->text ? "--text given twice" :
+                    "empty file name for --text (see --help)");
+      return PMR_CLI_USAGE;
+    }
     o->text = arg;
     return 0;
   case OPT_TOP:
     return pmr_cli_positive(cli, "--top", arg, &o->top);
   case OPT_GROUP:
-    if (!*arg) {
-      pmr_cli_error(cli, "--group needs a non-empty name (see --help)");
+    if (!*arg || !strcmp(arg, "/") || !strcmp(arg, ".") ||
+        arg[strlen(arg) - 1] == '/' || strstr(arg, "//") ||
+        !strcmp(arg, "..") || strstr(arg, "/./") || !strncmp(arg, "./", 2) ||
+        strstr(arg, "/../") || !strncmp(arg, "../", 3) ||
+        (strlen(arg) >= 2 && !strcmp(arg + strlen(arg) - 2, "/.")) ||
+        (strlen(arg) >= 3 && !strcmp(arg + strlen(arg) - 3, "/.."))) {
+      pmr_cli_error(cli, "invalid --group '%s': need a group name such as "
+                         "'wordcount' or 'runs/a' (see --help)", arg);
       return PMR_CLI_USAGE;
     }
     o->group = arg;
@@ -111,7 +123,8 @@ static int wc_map_fold(const char *line, size_t len, int file,
   }
 }
 
-static void wc_print_top(const pmr_kv_list *l) {
+/* 0, or 1 when stdout failed (a full disk, a closed pipe). */
+static int wc_print_top(const pmr_kv_list *l) {
   for (uint64_t i = 0; i < l->n; i++) {
     int64_t c;
     memcpy(&c, l->values + i * 8, 8);
@@ -119,7 +132,7 @@ static void wc_print_top(const pmr_kv_list *l) {
            (size_t)(l->key_offsets[i + 1] - l->key_offsets[i]), stdout);
     printf("\t%lld\n", (long long)c);
   }
-  fflush(stdout);
+  return fflush(stdout) != 0 || ferror(stdout);
 }
 
 int main(int argc, char **argv) {
@@ -176,11 +189,20 @@ int main(int argc, char **argv) {
   o.scratch = calloc((size_t)nt, sizeof *o.scratch);
   rc = o.scratch ? PMR_OK : PMR_ENOMEM;
 
-  /* Fail on an unwritable output now, not after the work. */
-  if (!rc && cli.output)
-    rc = pmr_check_output(ctx, cli.output);
-  if (!rc && o.text)
-    rc = pmr_check_output(ctx, o.text);
+  /* Fail on an unwritable output now, not after the work: not an input,
+   * not named twice, a regular file in a writable directory. */
+  const char *outs[2];
+  int nout = 0;
+  if (cli.output)
+    outs[nout++] = cli.output;
+  if (o.text)
+    outs[nout++] = o.text;
+  if (!rc)
+    rc = pmr_check_outputs(ctx, outs, nout, cli.output ? 1u : 0u,
+                           (const char *const *)cli.inputs, cli.ninputs);
+  /* -o and --text appear together or not at all. */
+  if (!rc)
+    rc = pmr_outputs_hold(ctx);
   if (!rc)
     rc = pmr_kv_create(ctx, PMR_SUM_I64, &kv);
   if (!rc)
@@ -190,8 +212,17 @@ int main(int argc, char **argv) {
     rc = pmr_kv_reduce(kv);
   if (!rc && o.top) {
     rc = pmr_kv_top(kv, (uint64_t)o.top, NULL, NULL, 0, &top);
+    int bad = 0;
     if (!rc && cli.rank == 0)
-      wc_print_top(top);
+      bad = wc_print_top(top);
+    if (!rc) {
+      MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      if (bad) {
+        pmr_cli_error(&cli, "cannot write the top words to standard "
+                            "output: %s", strerror(errno ? errno : EIO));
+        rc = -1; /* reported */
+      }
+    }
   }
   if (!rc && cli.output) {
     pmr_stats g;
@@ -214,7 +245,13 @@ int main(int argc, char **argv) {
   }
   if (!rc && o.text)
     rc = pmr_kv_write_text(kv, o.text);
-  if (rc)
+  if (rc != -1 && ctx)
+    rc = pmr_outputs_publish(ctx, rc);
+  else if (ctx)
+    pmr_outputs_publish(ctx, PMR_EIO);
+  if (rc == -1)
+    rc = 1;
+  else if (rc)
     pmr_cli_error(&cli, "%s", *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                               : pmr_strerror(rc));
   /* After an error, the one message line is all that stderr gets. */

@@ -896,6 +896,10 @@ PMR_EXTERN uint64_t pmr_kv_local_pairs(const pmr_kv *kv);
 /* Descriptive attributes for a written result: an opaque list of named
  * values (strings, lists of strings, int64, double), so it can grow.
  * "app", "command_line" and "inputs" are the names DESIGN.md fixes.
+ * A string or list of strings of more than 16 KiB (as fixed-length
+ * strings: n times the longest) is written as a dataset of that name in
+ * the group instead of an attribute, since HDF5 keeps an object's
+ * attributes in 64 KiB: many or long input names never fail the write.
  * Setting a name again replaces its value. Not collective; give every rank
  * the same content. Ownership: values are copied; free the list with
  * pmr_meta_free(). The setters return PMR_OK, PMR_EINVAL (NULL or empty
@@ -1008,7 +1012,9 @@ PMR_EXTERN int pmr_h5out_close(pmr_h5out **w, int commit);
  * PMR_INT64, %.17g for PMR_FLOAT64, hex for PMR_BYTES; a dense set's key is
  * the cell index in decimal and its width values are separated by tabs;
  * each cell once, by the rank that holds it) to one file, each rank its
- * part, by MPI-IO, with the same temporary-name-then-rename rule. Records
+ * part (POSIX writes at offsets), with the same temporary-name-then-rename
+ * rule; every byte count is checked, and a full disk fails with "No space
+ * left on device" naming the file. Records
  * of any size (a key over 2 GiB) are written in pieces.
  * Collective. Returns as pmr_kv_write_h5 (PMR_EIO for MPI-IO failures). */
 PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
@@ -1020,6 +1026,64 @@ PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
  * not a directory), PMR_EACCES, PMR_EISDIR (path is a directory),
  * PMR_EINVAL (empty name). */
 PMR_EXTERN int pmr_check_output(pmr_ctx *ctx, const char *path);
+
+/* Check a run's outputs together before long work starts: each as
+ * pmr_check_output, and also refused (PMR_EINVAL) when it is an existing
+ * file that is not a regular file (a device node, FIFO, socket, or a link
+ * to one such as /proc/self/fd/1: outputs are written as new regular files
+ * and renamed into place, which would replace the special file), when it
+ * ends with '/', when it is the same file (same device and inode, through
+ * any hard or symbolic link) as one of the `nin` `inputs`, or when two
+ * outputs are the same file or name (`-o X --text X`), or when output i
+ * with bit i of `h5` set exists, is not empty and is not an HDF5 file (so
+ * "-o *.txt", expanded to "-o a.txt b.txt", cannot replace a.txt; the HDF5
+ * writers apply the same rule); PMR_EACCES when an
+ * existing file belongs to another user in a sticky directory (rename
+ * could not replace it). Inputs that do not exist are skipped (reading
+ * them reports it). `inputs` may be NULL when nin is 0.
+ * Collective (rank 0 checks, the outcome is agreed). Returns PMR_OK or the
+ * first failure's code, with a message naming the file. */
+PMR_EXTERN int pmr_check_outputs(pmr_ctx *ctx, const char *const *outputs,
+                                 int nout, unsigned h5,
+                                 const char *const *inputs, int nin);
+
+/* Publish several outputs together. After pmr_outputs_hold, files that
+ * pmr_kv_write_h5, pmr_kv_write_text and pmr_h5out_close complete stay
+ * under their hidden temporary names; pmr_outputs_publish(ctx, status)
+ * then renames them all to their final names when `status` is PMR_OK on
+ * every rank, and removes them all otherwise (and ends the hold). So a run
+ * writing -o A --text B that fails on B leaves no A. A context destroyed
+ * while holding removes its held files. The renames follow one another
+ * (each is atomic, the set is not): the checks of pmr_check_outputs make
+ * a failure between them unlikely; one that still happens is reported.
+ * Collective. Returns PMR_OK, the agreed `status`, or the rename's error. */
+PMR_EXTERN int pmr_outputs_hold(pmr_ctx *ctx);
+PMR_EXTERN int pmr_outputs_publish(pmr_ctx *ctx, int status);
+
+/* Temporary output files are named ".<name>.pmr-<host>-<pid>-<hex>.tmp" in
+ * the output's directory (<name> shortened to fit the file name limit;
+ * <host> the first label of the host name, <pid> rank 0's process id). A
+ * run that is killed with SIGKILL leaves such a file; the next output
+ * written into that directory removes those from this host whose process
+ * is no longer alive and that belong to the user.
+ *
+ * Install handlers for SIGTERM, SIGINT and SIGHUP (a Slurm time limit,
+ * scancel, Ctrl-C, a launcher stopping the job) and SIGBUS (an mmapped
+ * input truncated while it is read). A stop signal that already has a
+ * handler, or is ignored (nohup), is left alone. A stop signal removes the temporary
+ * files of outputs in progress, prints "PROG: interrupted (SIGTERM)" on
+ * stderr when `rank` is 0 (or negative: print on every rank), and ends the
+ * process with status 128 + the signal number (143 for SIGTERM, 130 for
+ * SIGINT); the launcher then stops the other ranks, whose handlers do the
+ * same silently. SIGBUS removes them too and prints "PROG: cannot read
+ * 'FILE': the file shrank while it was read (Bus error)" from the rank it
+ * hit, and exits 1. The handlers only unlink, write and _exit. Call it
+ * again with `prog` NULL once the run's outcome is printed: a launcher
+ * that stops the other ranks after one failed then adds no second line. For
+ * applications; a library that embeds pmr keeps its own handlers.
+ * Not thread-safe: call once, early, from the main thread. Returns PMR_OK,
+ * or PMR_EINVAL when sigaction fails. */
+PMR_EXTERN int pmr_signals_install(const char *prog, int rank);
 
 /* ---------------------------------------------------------------------
  * 7. Task farm

@@ -106,6 +106,34 @@ CASES = [
     ("usage-top-abc", ["in/a.txt", "--top", "abc"], 2, ["abc", "top"], ()),
     ("usage-memory-bad", ["-m", "12Q", "in/a.txt", "-o", "out/result.h5"], 2,
      ["12Q", "memory"], ()),
+    # Outputs that would replace an input, a special file or each other:
+    # refused before anything is written, every input untouched.
+    ("output-is-input", ["in/a.txt", "in/b.txt", "-o", "in/b.txt"], 1, ["b.txt"], ()),
+    ("text-is-input", ["in/a.txt", "--text", "in/a.txt"], 1, ["a.txt"], ()),
+    ("output-glob-slip", ["-o", "in/a.txt", "in/b.txt"], 1, ["a.txt"], ()),
+    ("output-hardlink-to-input", ["in/a.txt", "-o", "in/hard.txt"], 1, ["hard.txt"],
+     ("links",)),
+    ("output-symlink-to-input", ["in/a.txt", "--text", "in/soft.txt"], 1, ["soft.txt"],
+     ("links",)),
+    ("output-named-twice", ["in/a.txt", "-o", "out/r", "--text", "out/./r"], 1,
+     ["twice"], ()),
+    ("output-fifo", ["in/a.txt", "-o", "out/fifo.h5"], 1, ["fifo.h5"], ("special",)),
+    ("output-device", ["in/a.txt", "--top", "2", "-o", "out/null"], 1, ["null"],
+     ("special",)),
+    ("output-proc-fd-link", ["in/a.txt", "--text", "out/stdout"], 1, ["stdout"],
+     ("special",)),
+    ("output-trailing-slash", ["in/a.txt", "-o", "out/x.h5/"], 1, ["x.h5/"], ()),
+    ("usage-group-root", ["in/a.txt", "-o", "out/r.h5", "--group", "/"], 2, ["group"], ()),
+    ("usage-group-dot", ["in/a.txt", "-o", "out/r.h5", "--group", "."], 2, ["group"], ()),
+    ("usage-group-slash", ["in/a.txt", "-o", "out/r.h5", "--group", "a/"], 2, ["group"], ()),
+    ("usage-output-twice", ["in/a.txt", "-o", "out/a.h5", "-o", "out/b.h5"], 2,
+     ["twice"], ()),
+    ("usage-output-empty", ["in/a.txt", "-o", ""], 2, ["empty"], ()),
+    ("usage-files-from-missing", ["--files-from", "in/nolist", "--top", "1"], 2,
+     ["nolist"], ()),
+    # Inputs checked for their type before they are opened: no blocking open.
+    ("fifo-input", ["in/a.txt", "in/fifo", "--top", "3"], 1, ["fifo"], ("special",)),
+    ("proc-input", ["/proc/cpuinfo", "--top", "3"], 1, ["cpuinfo"], ()),
 ]
 
 
@@ -136,6 +164,18 @@ def prepare(case_dir, needs, uid_gid):
     if "readonly" in needs:
         os.makedirs(os.path.join(case_dir, "readonly"))
         os.chmod(os.path.join(case_dir, "readonly"), 0o555)
+    if "links" in needs:
+        os.link(os.path.join(case_dir, "in/a.txt"), os.path.join(case_dir, "in/hard.txt"))
+        os.symlink("a.txt", os.path.join(case_dir, "in/soft.txt"))
+    if "special" in needs:
+        os.mkfifo(os.path.join(case_dir, "out/fifo.h5"))
+        os.mkfifo(os.path.join(case_dir, "in/fifo"))
+        os.symlink("/proc/self/fd/1", os.path.join(case_dir, "out/stdout"))
+        try:  # a character device like /dev/null, where root may make one
+            os.mknod(os.path.join(case_dir, "out/null"), 0o666 | stat.S_IFCHR,
+                     os.makedev(1, 3))
+        except OSError:
+            os.mkfifo(os.path.join(case_dir, "out/null"))
     if "isdir" in needs:
         os.makedirs(os.path.join(case_dir, "out/adir.h5"))
     if uid_gid:  # the outputs of a nobody run must be writable by nobody

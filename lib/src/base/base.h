@@ -45,6 +45,11 @@ struct pmr_ctx {
   pmr_progress_fn progress_fn;
   void *progress_user;
   pmr_stats stats;
+  /* Outputs held back by pmr_outputs_hold: complete files under their
+   * temporary names (rank 0's list), published by pmr_outputs_publish. */
+  int holding;
+  int nheld;
+  char **held_tmp, **held_path;
 };
 
 /* ---- allocation (alloc.c) ----
@@ -136,6 +141,21 @@ double pmr__now(void);
 
 /* ---- statistics (stats.c) ---- */
 size_t pmr__peak_rss(void);
+
+/* ---- signals and temporary files (signal.c) ----
+ * The temporary files of outputs in progress are recorded here, so that a
+ * stop signal removes them (pmr_signals_install). Register returns a slot,
+ * or -1 when the table is full (the file is then only unprotected). */
+int pmr__tmp_register(const char *name);
+void pmr__tmp_unregister(const char *name);
+/* The input file the calling thread has mapped, named by the SIGBUS
+ * handler when that file shrinks under the mapping. */
+extern __thread const char *pmr__reading
+    __attribute__((tls_model("initial-exec")));
+
+/* Rank 0's held outputs (pmr_outputs_hold): forget them, removing the
+ * files first when `remove` (ctx.c). */
+void pmr__held_drop(pmr_ctx *ctx, bool remove);
 
 /* ---- ranges ---- */
 /* Part i of `parts` near-equal contiguous parts of [0, total). */

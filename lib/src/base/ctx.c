@@ -124,6 +124,20 @@ int pmr_ctx_create(MPI_Comm comm, pmr_ctx **out) {
   return PMR_OK;
 }
 
+void pmr__held_drop(pmr_ctx *ctx, bool remove) {
+  for (int i = 0; i < ctx->nheld; i++) {
+    if (remove)
+      unlink(ctx->held_tmp[i]);
+    pmr__tmp_unregister(ctx->held_tmp[i]);
+    pmr__free(ctx->held_tmp[i]);
+    pmr__free(ctx->held_path[i]);
+  }
+  pmr__free(ctx->held_tmp);
+  pmr__free(ctx->held_path);
+  ctx->held_tmp = ctx->held_path = NULL;
+  ctx->nheld = 0;
+}
+
 int pmr_ctx_destroy(pmr_ctx **pctx) {
   if (!pctx || !*pctx)
     return PMR_OK;
@@ -132,6 +146,7 @@ int pmr_ctx_destroy(pmr_ctx **pctx) {
   MPI_Finalized(&fin);
   if (!fin)
     MPI_Comm_free(&ctx->comm);
+  pmr__held_drop(ctx, true); /* held and never published */
   pmr__free(ctx->tmpdir);
   pmr__free(ctx);
   *pctx = NULL;

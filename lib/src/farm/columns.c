@@ -372,7 +372,7 @@ int pmr_write_columns_h5(pmr_ctx *ctx, const char *path, const char *group,
     return rc;
   double t0 = pmr__now();
   char *tmp = NULL;
-  if ((rc = pmr__out_begin(ctx, path, &tmp)))
+  if ((rc = pmr__out_begin(ctx, path, false, &tmp)))
     return rc;
   int exists = 0;
   if (flags & PMR_WRITE_ADD) {

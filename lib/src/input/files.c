@@ -6,7 +6,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#define PMR__PROC_MAGIC 0x9fa0
+#define PMR__SYSFS_MAGIC 0x62656572
 
 int pmr__stat_files(pmr_ctx *ctx, const char *const *files, int nfiles,
                     uint64_t *sizes) {
@@ -14,29 +18,67 @@ int pmr__stat_files(pmr_ctx *ctx, const char *const *files, int nfiles,
   char eb[128];
   if (ctx->rank == 0) {
     for (int i = 0; i < nfiles && !rc; i++) {
-      struct stat st;
-      int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+      struct stat st, ost;
+      struct statfs fs;
+      /* The type first: opening a FIFO blocks until a writer comes, and
+       * opening some devices acts on them (a tape rewinds). */
+      if (stat(files[i], &st) != 0) {
+        rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot open '%s': %s",
+                         files[i], pmr__strerror(errno, eb, sizeof eb));
+        break;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        rc = pmr__seterr(ctx, PMR_EISDIR, "cannot read '%s': Is a directory",
+                         files[i]);
+        break;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        rc = pmr__seterr(ctx, PMR_EINVAL,
+                         "cannot read '%s': not a regular file (%s)",
+                         files[i],
+                         S_ISFIFO(st.st_mode)   ? "a FIFO or pipe"
+                         : S_ISCHR(st.st_mode)  ? "a character device"
+                         : S_ISBLK(st.st_mode)  ? "a block device"
+                         : S_ISSOCK(st.st_mode) ? "a socket"
+                                                : "a special file");
+        break;
+      }
+      if (statfs(files[i], &fs) == 0 &&
+          (fs.f_type == PMR__PROC_MAGIC || fs.f_type == PMR__SYSFS_MAGIC)) {
+        /* Their sizes are not their lengths (0 or 4096 whatever they
+         * hold), so byte ranges cannot be planned on them. */
+        rc = pmr__seterr(ctx, PMR_EINVAL,
+                         "cannot read '%s': a /proc or /sys file, whose "
+                         "size is not its length; copy it to a regular "
+                         "file first",
+                         files[i]);
+        break;
+      }
+      int fd = open(files[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
       if (fd < 0) {
         rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot open '%s': %s",
                          files[i], pmr__strerror(errno, eb, sizeof eb));
         break;
       }
-      if (fstat(fd, &st) != 0) {
+      if (fstat(fd, &ost) != 0) {
         rc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot stat '%s': %s",
                          files[i], pmr__strerror(errno, eb, sizeof eb));
-      } else if (S_ISDIR(st.st_mode)) {
-        rc = pmr__seterr(ctx, PMR_EISDIR, "cannot read '%s': Is a directory",
-                         files[i]);
-      } else if (!S_ISREG(st.st_mode)) {
+      } else if (!S_ISREG(ost.st_mode)) { /* replaced since the stat */
         rc = pmr__seterr(ctx, PMR_EINVAL,
                          "cannot read '%s': not a regular file", files[i]);
       } else {
         char b;
-        if (st.st_size > 0 && pread(fd, &b, 1, 0) < 0)
+        ssize_t got = pread(fd, &b, 1, 0);
+        if (got < 0)
           rc = pmr__seterr(ctx, pmr__errno_code(errno),
                            "cannot read '%s': %s", files[i],
                            pmr__strerror(errno, eb, sizeof eb));
-        sizes[i] = (uint64_t)st.st_size;
+        else if (got > 0 && ost.st_size == 0)
+          rc = pmr__seterr(ctx, PMR_EINVAL,
+                           "cannot read '%s': its size is 0 but it holds "
+                           "data; copy it to a regular file first",
+                           files[i]);
+        sizes[i] = (uint64_t)ost.st_size;
       }
       close(fd);
     }

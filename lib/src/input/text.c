@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PMR__WINDOW_EXTRA ((uint64_t)64 << 10) /* past a chunk, for its last
@@ -36,6 +37,7 @@ typedef struct pmr__text_t {
   const char *d;
   uint64_t base;
   size_t have, stop, pos;
+  size_t seen; /* bytes past pos already searched for a newline */
   uint64_t fsize, line;
   const pmr__part *part;
 } pmr__text_t;
@@ -66,6 +68,13 @@ static void pmr__text_tclose(pmr__src *s, void *ts) {
     close(t->fd);
   pmr__free(t->buf);
   pmr__free(t);
+}
+
+/* The file is shorter than when it was planned. */
+static int pmr__src_shrank(pmr_emitter *em, const char *name) {
+  snprintf(em->msg, PMR__ERRMSG_MAX,
+           "cannot read '%s': the file shrank while it was read", name);
+  return PMR_EIO;
 }
 
 /* (Re)map the window [mbase, wend). */
@@ -105,6 +114,7 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
                             errno);
   }
   em->source = p->source;
+  pmr__reading = name; /* for the SIGBUS handler: see pmr_signals_install */
   t->part = p;
   t->fsize = tx->sizes[p->source];
   t->base = p->start > 0 ? p->start - 1 : 0;
@@ -114,6 +124,11 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
   if (tx->use_mmap) {
     t->mbase = t->base - t->base % (uint64_t)tx->page;
     t->wend = p->end + t->ext < t->fsize ? p->end + t->ext : t->fsize;
+    /* Mapping past the end of a file that shrank would fault on access:
+     * check first (a shrink after this is left to the SIGBUS handler). */
+    struct stat st;
+    if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->wend)
+      return pmr__src_shrank(em, name);
     mapped = pmr__text_map(t) == 0;
   }
   if (!mapped) {
@@ -122,13 +137,14 @@ static int pmr__text_open(pmr__src *s, void *ts, const pmr__part *p,
     long long got = pmr__pread_full(t->fd, t->buf, t->have, t->base);
     if (got < 0)
       return pmr__src_errno(em, PMR_EIO, "cannot read", name, errno);
-    if ((size_t)got < t->have) /* the file shrank under us */
-      return pmr__src_errno(em, PMR_EIO, "cannot read", name, EIO);
+    if ((size_t)got < t->have)
+      return pmr__src_shrank(em, name);
     t->d = t->buf;
   }
   /* The first line: at the chunk's start only if the byte before ends a
    * line; else after the first newline in the chunk. */
   t->pos = 0;
+  t->seen = 0;
   if (p->start > 0) {
     const char *nl = memchr(t->d, '\n', t->stop);
     t->pos = nl ? (size_t)(nl - t->d) + 1 : t->stop;
@@ -147,12 +163,16 @@ static int pmr__text_extend(pmr__src *s, pmr__text_t *t, pmr_emitter *em) {
     t->ext *= 2;
     const pmr__part *p = t->part;
     t->wend = p->end + t->ext < t->fsize ? p->end + t->ext : t->fsize;
+    struct stat st;
+    if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->wend)
+      return pmr__src_shrank(em, name);
     if (pmr__text_map(t) != 0)
       return pmr__src_errno(em, pmr__errno_code(errno), "cannot map", name,
                             errno);
     return PMR_OK;
   }
-  memmove(t->buf, t->buf + t->pos, t->have - t->pos);
+  if (t->pos)
+    memmove(t->buf, t->buf + t->pos, t->have - t->pos);
   t->have -= t->pos;
   t->base += t->pos;
   t->stop -= t->pos;
@@ -173,7 +193,7 @@ static int pmr__text_extend(pmr__src *s, pmr__text_t *t, pmr_emitter *em) {
   if (got < 0)
     return pmr__src_errno(em, PMR_EIO, "cannot read", name, errno);
   if (got == 0)
-    return pmr__src_errno(em, PMR_EIO, "cannot read", name, EIO);
+    return pmr__src_shrank(em, name);
   t->have += (size_t)got;
   return PMR_OK;
 }
@@ -184,13 +204,18 @@ static int pmr__text_next(pmr__src *s, void *ts, pmr__rec *r,
   for (;;) {
     if (t->pos >= t->stop)
       return 0;
-    const char *nl = memchr(t->d + t->pos, '\n', t->have - t->pos);
+    /* A long line is searched once: from where the last search stopped
+     * (the pread reader was quadratic in the line's length). */
+    const char *nl = memchr(t->d + t->pos + t->seen, '\n',
+                            t->have - t->pos - t->seen);
     if (!nl && t->base + t->have < t->fsize) {
+      t->seen = t->have - t->pos; /* extend keeps d[pos..have) as it is */
       int rc = pmr__text_extend(s, t, em);
       if (rc)
         return -rc;
       continue;
     }
+    t->seen = 0;
     size_t e = nl ? (size_t)(nl - t->d) : t->have;
     r->data = t->d + t->pos;
     r->len = e - t->pos;
@@ -206,6 +231,7 @@ static int pmr__text_next(pmr__src *s, void *ts, pmr__rec *r,
 static void pmr__text_close(pmr__src *s, void *ts) {
   (void)s;
   pmr__text_unmap(ts);
+  pmr__reading = NULL;
 }
 
 static int pmr__text_call(pmr__src *s, const pmr__rec *r, pmr_emitter *em) {

@@ -203,7 +203,8 @@ static int pmr__h5_attrs(pmr_ctx *ctx, const pmr_kv *kv, hid_t g,
 }
 
 /* The ragged key/value layout of a hash set. */
-static int pmr__h5_kv_body(pmr_kv *kv, hid_t g, const char *path) {
+static int pmr__h5_kv_body(pmr_kv *kv, hid_t g, const char *path,
+                           const char *tmp, size_t extra) {
   pmr_ctx *ctx = kv->ctx;
   /* Where this rank's pairs and key bytes go. */
   uint64_t mine[2] = {pmr_kv_local_size(kv), 0}, before[2] = {0, 0},
@@ -220,6 +221,13 @@ static int pmr__h5_kv_body(pmr_kv *kv, hid_t g, const char *path) {
     return rc;
   if (ctx->rank == 0)
     before[0] = before[1] = 0; /* MPI_Exscan leaves rank 0's undefined */
+  /* Reserve the disk space of the datasets before any collective write: a
+   * full disk is found here, named, on every rank (MPI-IO's collective
+   * writes have hidden it, and hung, when it came in the middle). */
+  uint64_t need = total[1] + 8 * (total[0] + 1) + total[0] * kv->vsize + extra;
+  rc = pmr__out_reserve(ctx, tmp, path, need, false);
+  if (rc)
+    return rc;
   hid_t vtype_f, vtype_m;
   uint64_t cols = 0;
   switch (kv->dtype) {
@@ -365,8 +373,17 @@ static int pmr__h5out_enter(pmr_h5out *w, bool bad, const char *what) {
   return pmr__h5out_leave(w, rc);
 }
 
+/* Open, after checking that `need` bytes of disk are free (0: no check). */
+static int pmr__h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
+                           uint64_t need, pmr_h5out **out);
+
 int pmr_h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
                    pmr_h5out **out) {
+  return pmr__h5out_open(ctx, path, flags, (uint64_t)64 << 10, out);
+}
+
+static int pmr__h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
+                           uint64_t need, pmr_h5out **out) {
   if (!ctx || !out)
     return PMR_EINVAL;
   *out = NULL;
@@ -386,7 +403,12 @@ int pmr_h5out_open(pmr_ctx *ctx, const char *path, unsigned flags,
   w->ctx = ctx;
   w->path = p;
   w->f = -1;
-  rc = pmr__out_begin(ctx, path, &w->tmp);
+  rc = pmr__out_begin(ctx, path, !(flags & PMR_WRITE_ADD), &w->tmp);
+  /* A full disk found before HDF5 is involved: HDF5 that fails to write
+   * its metadata cannot close the file cleanly (ranks have hung in the
+   * close, or crashed at exit). */
+  if (!rc && !(flags & PMR_WRITE_ADD))
+    rc = pmr__out_reserve(ctx, w->tmp, path, need, true);
   /* Adding to an existing file: rank 0 copies it to the temporary name,
    * where objects are then added or replaced. */
   int exists = 0;
@@ -491,7 +513,10 @@ int pmr_h5out_kv(pmr_h5out *w, pmr_kv *kv, const char *group,
   if (!rc)
     rc = kv->kind == PMR__DENSE   ? pmr__h5_dense_body(kv, g, w->path)
          : kv->kind == PMR__GROUP ? pmr__h5_group_body(kv, g, w->path)
-                                  : pmr__h5_kv_body(kv, g, w->path);
+                                  : pmr__h5_kv_body(kv, g, w->path, w->tmp,
+                                                    ((size_t)64 << 10) +
+                                                        2 * pmr__meta_scratch(
+                                                                meta));
   if (!rc) {
     rc = pmr__h5_attrs(ctx, kv, g, meta);
     if (rc == PMR_EHDF5)
@@ -686,8 +711,24 @@ int pmr_kv_write_h5_ex(pmr_kv *kv, const char *path, const char *group,
     rc = pmr__agree(ctx, pmr__kv_check(kv, PMR__READABLE, "pmr_kv_write_h5"));
   if (rc)
     return rc;
+  /* The size of the result, to check the disk has room for it first. */
+  uint64_t mine[2] = {pmr_kv_local_size(kv), 0}, tot[2] = {0, 0};
+  if (kv->kind != PMR__DENSE) {
+    pmr__kv_iter it = {.kv = kv};
+    pmr__pair r;
+    while (pmr__kv_next(&it, &r))
+      mine[1] += r.klen;
+  }
+  rc = pmr__agree_mpi(ctx,
+                      MPI_Allreduce(mine, tot, 2, MPI_UINT64_T, MPI_SUM,
+                                    ctx->comm),
+                      "MPI_Allreduce of the output size");
+  if (rc)
+    return rc;
+  uint64_t need = tot[1] + tot[0] * (8 + kv->vsize) + ((uint64_t)64 << 10) +
+                  2 * pmr__meta_scratch(meta);
   pmr_h5out *w = NULL;
-  rc = pmr_h5out_open(ctx, path, flags, &w);
+  rc = pmr__h5out_open(ctx, path, flags, need, &w);
   if (!rc)
     rc = pmr_h5out_kv(w, kv, group, meta);
   if (w) {

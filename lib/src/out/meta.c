@@ -180,10 +180,24 @@ herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
   hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, NULL);
   if (H5Aexists(obj, name) > 0)
     H5Adelete(obj, name);
-  hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = a < 0 ? -1 : H5Awrite(a, t, buf);
-  if (a >= 0)
-    H5Aclose(a);
+  herr_t e;
+  if ((n > 0 ? (size_t)n : 1) * w > PMR__ATTR_MAX) {
+    /* Too large for an attribute (HDF5 keeps an object's attributes in
+     * 64 KiB): a dataset of the same name. Every rank writes the same
+     * bytes, independently. */
+    if (H5Lexists(obj, name, H5P_DEFAULT) > 0)
+      H5Ldelete(obj, name, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT,
+                         H5P_DEFAULT);
+    e = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (d >= 0 && H5Dclose(d) < 0)
+      e = -1;
+  } else {
+    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    e = a < 0 ? -1 : H5Awrite(a, t, buf);
+    if (a >= 0)
+      H5Aclose(a);
+  }
   H5Sclose(s);
   H5Tclose(t);
   return e;

@@ -9,12 +9,23 @@
 
 #include <hdf5.h>
 
-/* Collective: check `path` can be written, and agree on a temporary name in
- * its directory (malloc'ed into *tmp on every rank). */
-int pmr__out_begin(pmr_ctx *ctx, const char *path, char **tmp);
+/* Collective: check `path` can be written (as pmr_check_outputs; `h5`: an
+ * existing file there must be HDF5), and agree on a temporary name in its
+ * directory (malloc'ed into *tmp on every rank). */
+int pmr__out_begin(pmr_ctx *ctx, const char *path, bool h5, char **tmp);
 /* Collective: agree on `rc`; on success rank 0 renames tmp to path, else
  * removes tmp. Frees *tmp. Returns the agreed code. */
 int pmr__out_finish(pmr_ctx *ctx, int rc, const char *path, char **tmp);
+/* Collective: rank 0 reserves `bytes` more disk space for the temporary
+ * file `tmp` (fallocate, keeping its size), so that a full disk or quota
+ * fails here with "No space left on device" naming `path`, before any
+ * collective write. With `probe`, tmp does not exist yet: it is created,
+ * the space tried, and removed again (a check before HDF5 creates the
+ * file, since HDF5 truncates what it creates). File systems without
+ * fallocate are let through. pmr__out_finish gives back what was not
+ * used. Agreed. */
+int pmr__out_reserve(pmr_ctx *ctx, const char *tmp, const char *path,
+                     uint64_t bytes, bool probe);
 /* Collective: whether any rank's iterator has pairs left (*more), agreed. */
 int pmr__any_left(pmr_ctx *ctx, pmr__kv_iter *c, int *more);
 /* Rank 0: copy file `from` to the (existing, empty) file `to`. Local. */
@@ -27,6 +38,9 @@ herr_t pmr__h5_numattr(hid_t obj, const char *name, hid_t ft, hid_t mt,
                        const void *v);
 herr_t pmr__h5_strattr(hid_t obj, const char *name, char *const *v, int n,
                        bool scalar, char *buf);
+/* String values larger than this are written as a dataset of the same
+ * name instead of an attribute (the object header's 64 KiB). */
+#define PMR__ATTR_MAX ((size_t)16 << 10)
 /* Scratch for the provenance strings (the longest is the 20-byte time). */
 #define PMR__ATTR_SCRATCH 64
 

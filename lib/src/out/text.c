@@ -1,13 +1,16 @@
 /* Text output by MPI-IO: "key<TAB>value" lines, each rank its part of one
- * file, in batches bounded by the memory budget. A batch is written in
- * pieces of at most 1 GiB, so a record of any size (a key over 2 GiB) fits
- * MPI's int counts; every write's byte count is checked. */
+ * file, in batches bounded by the memory budget. Each rank writes its
+ * bytes with pwrite at its offset (pieces of at most 1 GiB), checking every
+ * byte count; fsync and close errors count too. */
 #define _GNU_SOURCE
 #include "kv/dense.h"
 #include "out/out.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #define PMR__TEXT_PIECE ((size_t)1 << 30)
 
@@ -90,39 +93,27 @@ static int pmr__text_fill(pmr__kv_iter *c, pmr__buf *b, size_t limit) {
   return PMR_OK;
 }
 
-/* Collective: write this rank's `n` bytes at `at`, in pieces that every rank
- * takes part in. */
-static int pmr__text_write(pmr_ctx *ctx, MPI_File fh, uint64_t at,
+/* Write this rank's n bytes at `at`, checking every byte count (a short
+ * write is retried; one that writes nothing is an error). Local. */
+static int pmr__text_write(pmr_ctx *ctx, int fd, uint64_t at,
                            const unsigned char *buf, size_t n,
                            const char *path) {
-  uint64_t mine = (n + PMR__TEXT_PIECE - 1) / PMR__TEXT_PIECE, pieces = 0;
-  int rc = pmr__agree_mpi(ctx,
-                          MPI_Allreduce(&mine, &pieces, 1, MPI_UINT64_T,
-                                        MPI_MAX, ctx->comm),
-                          "MPI_Allreduce while writing text");
-  for (uint64_t k = 0; !rc && k < pieces; k++) {
-    size_t off = (size_t)k * PMR__TEXT_PIECE;
-    size_t len = off < n ? (n - off < PMR__TEXT_PIECE ? n - off
-                                                      : PMR__TEXT_PIECE)
-                         : 0;
-    MPI_Status st;
-    int mrc = MPI_File_write_at_all(fh, (MPI_Offset)(at + off),
-                                    len ? buf + off : buf, (int)len,
-                                    MPI_BYTE, &st);
-    int lrc = PMR_OK;
-    if (mrc != MPI_SUCCESS) {
-      lrc = pmr__mpierr(ctx, mrc, "cannot write text output");
-    } else {
-      int got = 0;
-      MPI_Get_count(&st, MPI_BYTE, &got);
-      if (got != (int)len)
-        lrc = pmr__seterr(ctx, PMR_EIO,
-                          "cannot write '%s': %d of %zu bytes written", path,
-                          got, len);
-    }
-    rc = pmr__agree(ctx, lrc ? PMR_EIO : PMR_OK);
+  char eb[128];
+  while (n) {
+    size_t want = n < PMR__TEXT_PIECE ? n : PMR__TEXT_PIECE;
+    ssize_t k = pwrite(fd, buf, want, (off_t)at);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return pmr__seterr(ctx, pmr__errno_code(k < 0 ? errno : ENOSPC),
+                         "cannot write '%s': %s", path,
+                         pmr__strerror(k < 0 ? errno : ENOSPC, eb,
+                                       sizeof eb));
+    buf += k;
+    n -= (size_t)k;
+    at += (uint64_t)k;
   }
-  return rc;
+  return PMR_OK;
 }
 
 int pmr_kv_write_text(pmr_kv *kv, const char *path) {
@@ -141,17 +132,38 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
     return rc;
   double t0 = pmr__now();
   char *tmp = NULL;
-  rc = pmr__out_begin(ctx, path, &tmp);
+  rc = pmr__out_begin(ctx, path, false, &tmp);
   if (rc)
     return rc;
-  MPI_File fh;
-  int mrc = MPI_File_open(ctx->comm, tmp, MPI_MODE_CREATE | MPI_MODE_WRONLY,
-                          MPI_INFO_NULL, &fh);
-  if (mrc != MPI_SUCCESS)
-    pmr__mpierr(ctx, mrc, "cannot create text output");
-  rc = pmr__agree(ctx, mrc == MPI_SUCCESS ? PMR_OK : PMR_EIO);
-  if (rc)
+  /* Plain POSIX writes at each rank's offset: every byte count and error
+   * is this rank's to see (MPI-IO's collective writes have returned
+   * success with a short count on a full disk, and hung). Rank 0 creates
+   * the file, then the others open it. */
+  char eb[128];
+  int fd = -1, lrc0 = PMR_OK;
+  if (ctx->rank == 0) {
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+      lrc0 = pmr__seterr(ctx, pmr__errno_code(errno),
+                         "cannot create '%s': %s", path,
+                         pmr__strerror(errno, eb, sizeof eb));
+  }
+  rc = pmr__agree(ctx, lrc0);
+  if (!rc) {
+    if (ctx->rank != 0) {
+      fd = open(tmp, O_WRONLY | O_CLOEXEC);
+      if (fd < 0)
+        lrc0 = pmr__seterr(ctx, pmr__errno_code(errno),
+                           "cannot open '%s': %s", path,
+                           pmr__strerror(errno, eb, sizeof eb));
+    }
+    rc = pmr__agree(ctx, lrc0);
+  }
+  if (rc) {
+    if (fd >= 0)
+      close(fd);
     return pmr__out_finish(ctx, rc, path, &tmp);
+  }
   pmr__kv_iter cur = {.kv = kv};
   /* A dense result held by every rank is written once, by rank 0. */
   if (kv->kind == PMR__DENSE && pmr__dense_holder(kv) < 0 && ctx->rank != 0)
@@ -172,7 +184,7 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
     if (rc)
       break;
     uint64_t n = b.len, before = 0, sum = 0;
-    mrc = MPI_Exscan(&n, &before, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
+    int mrc = MPI_Exscan(&n, &before, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
     if (mrc == MPI_SUCCESS)
       mrc = MPI_Allreduce(&n, &sum, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
     rc = pmr__agree_mpi(ctx, mrc, "MPI_Exscan while writing text");
@@ -180,12 +192,21 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
       break;
     if (ctx->rank == 0)
       before = 0;
-    rc = pmr__text_write(ctx, fh, base + before, b.p, b.len, path);
+    rc = pmr__agree(ctx,
+                    pmr__text_write(ctx, fd, base + before, b.p, b.len, path));
     base += sum;
   }
   pmr__buf_free(&b);
-  if (MPI_File_close(&fh) != MPI_SUCCESS && !rc)
-    rc = pmr__seterr(ctx, PMR_EIO, "cannot close '%s'", path);
+  /* Delayed errors (NFS, quotas) come from fsync and close. */
+  int lrc = PMR_OK;
+  if (!rc && fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+    lrc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot write '%s': %s",
+                      path, pmr__strerror(errno, eb, sizeof eb));
+  if (close(fd) != 0 && !rc && !lrc)
+    lrc = pmr__seterr(ctx, pmr__errno_code(errno), "cannot write '%s': %s",
+                      path, pmr__strerror(errno, eb, sizeof eb));
+  if (!rc)
+    rc = pmr__agree(ctx, lrc);
   rc = pmr__out_finish(ctx, rc, path, &tmp);
   ctx->stats.seconds[PMR_PHASE_WRITE] += pmr__now() - t0;
   return rc;
