@@ -44,7 +44,7 @@ case "${1:-}" in
     h5ls -r "$out"
     ;;
   test)
-    "$root/cluster/install-deps" --slurm
+    "$root/cluster/install-deps" --slurm --docs
     configure_and_build
     ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
     ;;
@@ -55,11 +55,11 @@ case "${1:-}" in
     configure_and_build
     shift
     names=("$@")
-    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm groupby)
+    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm groupby spill)
     for name in "${names[@]}"; do
       case $name in
         wordcount) script=run.sh ;;
-        histogram | kmeans | autocorr | gen | farm | groupby) script=$name.sh ;;
+        histogram | kmeans | autocorr | gen | farm | groupby | spill) script=$name.sh ;;
         *) echo "dev.sh bench: no benchmark '$name'" >&2; exit 2 ;;
       esac
       echo "== bench: $name"

@@ -122,7 +122,8 @@ typedef struct pmr_ctx pmr_ctx;
  * MPI must be initialised with at least MPI_THREAD_FUNNELED.
  * Defaults: threads = OMP_NUM_THREADS if set, else the cores this rank may
  * use (divided among the node's ranks when none are bound); memory budget =
- * PMR_MEMORY (e.g. "512M") if set, else 256 MiB; tmpdir = TMPDIR or /tmp.
+ * PMR_MEMORY (e.g. "512M") if set, else 256 MiB; tmpdir = PMR_TMPDIR, else
+ * TMPDIR, else /tmp.
  *
  * Collective over comm. Thread safety: call from the MPI thread.
  * Ownership: *out is the caller's; release with pmr_ctx_destroy().
@@ -145,8 +146,10 @@ PMR_EXTERN int pmr_ctx_set_threads(pmr_ctx *ctx, int n);
 PMR_EXTERN int pmr_ctx_threads(const pmr_ctx *ctx);
 
 /* Per-rank memory budget in bytes (>= 1 MiB). It bounds the shuffle's
- * buffers per round and the input buffers. Not collective, but must be the
- * same on every rank. Returns PMR_OK, PMR_EINVAL. */
+ * buffers per round and the input buffers; hash sets whose tables would
+ * pass it spill to private files under the tmpdir (see pmr_kv_reduce).
+ * Not collective, but must be the same on every rank.
+ * Returns PMR_OK, PMR_EINVAL. */
 PMR_EXTERN int pmr_ctx_set_memory(pmr_ctx *ctx, size_t bytes);
 PMR_EXTERN size_t pmr_ctx_memory(const pmr_ctx *ctx);
 
@@ -187,7 +190,12 @@ PMR_EXTERN int pmr_ctx_get_option(const pmr_ctx *ctx, pmr_option opt,
                                   int64_t *value);
 
 /* Directory for temporary files (copied): where spill files of sets larger
- * than the memory budget will go. Not collective.
+ * than the memory budget go. Spill files are created with exclusive
+ * creation (mkstemp, names starting ".pmr-spill-") and removed from the
+ * directory at once, so none is left behind however the process ends; a
+ * directory that is missing or not writable, or a full disk, makes the
+ * call that spills fail with PMR_ENOENT, PMR_EACCES or PMR_EIO and the
+ * message "spill file in 'DIR': reason". Not collective.
  * Returns PMR_OK, PMR_EINVAL, PMR_ENOMEM. */
 PMR_EXTERN int pmr_ctx_set_tmpdir(pmr_ctx *ctx, const char *dir);
 PMR_EXTERN const char *pmr_ctx_tmpdir(const pmr_ctx *ctx);
@@ -260,7 +268,8 @@ typedef struct pmr_stats {
   uint64_t shuffled_bytes; /* bytes this rank sent in shuffles */
   uint64_t shuffle_rounds;
   size_t peak_rss;       /* peak resident set of this process, bytes */
-  uint64_t reserved[10]; /* zero */
+  uint64_t spilled_bytes; /* bytes written to spill files (tmpdir) */
+  uint64_t reserved[9];  /* zero */
 } pmr_stats;
 
 /* This rank's counters. Not collective. */
@@ -723,6 +732,15 @@ PMR_EXTERN void pmr_block_free(pmr_block **b);
  * receiving thread combines only its own buckets, so the cost does not grow
  * with the thread count. Exchanges go in rounds whose buffers stay within
  * the memory budget; counts beyond 2^31 bytes are fine.
+ * Past the budget (hash sets): a map thread whose table would grow past its
+ * share (half the budget over the threads) writes the table to a spill file
+ * sorted by hash and goes on with an empty one; the reduce streams those
+ * files to their destinations; a receiving thread whose table passes its
+ * share writes it as a run sorted by key, and at the end merges its runs
+ * into one sorted file with equal keys combined, from which the set is read
+ * (pmr_kv_foreach, pmr_kv_get, pmr_map_kv, the writers, top and gather).
+ * Such a set cannot be mapped into again (PMR_ESTATE). pmr_ctx_stats counts
+ * the bytes spilled.
  * Dense sets: combine the threads' arrays, then the ranks' up a fixed
  * binary tree (every rank gets the result); a set never mapped gets its
  * initial values. A map into a reduced dense set folds into its result,
@@ -752,7 +770,8 @@ PMR_EXTERN int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn,
                               void *user);
 
 /* Find a key on this rank: sets *value to its value (valid until the set
- * changes). Not collective. Returns PMR_OK, PMR_ENOENT (not on this rank),
+ * changes). A set reduced past the memory budget is searched by binary
+ * search over its sorted spill file. Not collective. Returns PMR_OK, PMR_ENOENT (not on this rank),
  * PMR_ESTATE (set not reduced; message set), PMR_EINVAL. */
 PMR_EXTERN int pmr_kv_get(const pmr_kv *kv, const void *key, size_t klen,
                           const void **value);

@@ -34,6 +34,7 @@ import collections
 import datetime
 import math
 import os
+import random
 import re
 import shlex
 import shutil
@@ -291,6 +292,19 @@ def check_leftovers(work, allowed):
     return ["files left in the output directory: %s" % extra] if extra else []
 
 
+def distinct_file(root, n):
+    """A file of n distinct words, word i appearing 1 + i % 3 times, shuffled."""
+    rng = random.Random(n)
+    words = [b"dw%x%s" % (i, b"abcdefgh"[: i % 9]) for i in range(n)
+             for _ in range(1 + i % 3)]
+    rng.shuffle(words)
+    path = os.path.join(root, "zz_distinct.txt")
+    with open(path, "wb") as f:
+        f.write(b"".join(b" ".join(words[i:i + 10]) + b"\n"
+                         for i in range(0, len(words), 10)))
+    return path
+
+
 # --- main ----------------------------------------------------------------------------
 
 def selfcheck(run_checks, gold, nranks, nthreads, inputs):
@@ -351,14 +365,26 @@ def main():
     ap.add_argument("--selfcheck", action="store_true",
                     help="also prove that corrupted goldens are caught")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--memory", help="pass -m SIZE and --stats; spill files go to a "
+                    "PMR_TMPDIR of the run's own, which must be empty afterwards, and "
+                    "some bytes must have been spilled")
+    ap.add_argument("--distinct", type=int, default=0,
+                    help="add a file of N distinct words (1..3 times each)")
     args = ap.parse_args()
 
     app = os.path.abspath(args.app)
     work = tempfile.mkdtemp(prefix="pmr-wc-")
     try:
         paths = corpus_files(os.path.join(work, "corpus"), args.corpus)
+        if args.distinct:
+            paths.append(distinct_file(os.path.join(work, "corpus"), args.distinct))
         inputs = [os.path.relpath(p, work) for p in paths]
         opts = ["-t", str(args.threads)]
+        env = None
+        if args.memory:
+            opts += ["-m", args.memory, "--stats"]
+            spilldir = tempfile.mkdtemp(prefix="pmr-wc-tmp-")
+            env = dict(os.environ, PMR_TMPDIR=spilldir)
         if args.ignore_case:
             opts.append("--ignore-case")
         if args.letters:
@@ -372,8 +398,19 @@ def main():
         print("run:", shown)
         print("in: ", work)
         t_start = time.time()
-        rc, out, err, hung, secs = run(cmd, work, args.timeout)
+        rc, out, err, hung, secs = run(cmd, work, args.timeout, env=env)
         t_end = time.time()
+        spill_problems = []
+        if args.memory:
+            left = os.listdir(spilldir)
+            os.rmdir(spilldir) if not left else shutil.rmtree(spilldir)
+            if left:
+                spill_problems.append("files left in the spill directory: %s" % left)
+            m = re.search(rb"spilled bytes\s+(\d+)", err)
+            if not m or int(m.group(1)) == 0:
+                spill_problems.append("nothing was spilled at -m %s" % args.memory)
+            else:
+                print("spilled %s bytes at -m %s" % (m.group(1).decode(), args.memory))
         print("exit %s after %.1f s" % (rc, secs))
         if err.strip():
             print("stderr:\n" + err.decode("utf-8", "replace")[-3000:])
@@ -402,6 +439,7 @@ def main():
 
         problems = run_checks(gold, args.np, args.threads, inputs)
         problems += check_leftovers(work, ["out.h5", "out.txt"])
+        problems += spill_problems
         for p in problems:
             print("FAIL:", p)
         if problems:

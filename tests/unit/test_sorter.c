@@ -63,7 +63,7 @@ static void one(pmr_ctx *ctx, int m, size_t vsize, size_t n, int alphabet) {
                      : m == 2 ? pmr__rec_cmp_key_f64
                               : (next() & 1 ? NULL : pmr__rec_cmp_key);
   pmr__sorter *s = NULL;
-  CHECK_EQ_I(pmr__sorter_create(ctx, vsize, cmp, NULL, 1 << 20, &s), 0);
+  CHECK_EQ_I(pmr__sorter_create(ctx, vsize, cmp, NULL, (size_t)1 << 30, &s), 0);
   /* Half the pairs one by one, half as wire-format blocks. */
   unsigned char *wire = malloc(n * 64 + 1);
   size_t wn = 0;

@@ -79,7 +79,11 @@ int pmr_ctx_create(MPI_Comm comm, pmr_ctx **out) {
     return PMR_ETHREAD;
 
   pmr_ctx *ctx = pmr__calloc(1, sizeof *ctx);
-  const char *tmp = getenv("TMPDIR");
+  /* PMR_TMPDIR names pmr's own temporary directory without moving the MPI
+   * runtime's (which follows TMPDIR too). */
+  const char *tmp = getenv("PMR_TMPDIR");
+  if (!tmp || !*tmp)
+    tmp = getenv("TMPDIR");
   char *tmpdir = pmr__strdup(tmp && *tmp ? tmp : "/tmp");
   int ok = ctx && tmpdir, all_ok = 0;
   /* Every rank must learn if one failed to allocate. */

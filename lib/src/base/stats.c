@@ -19,15 +19,15 @@ void pmr_ctx_stats(const pmr_ctx *ctx, pmr_stats *out) {
 int pmr_ctx_stats_global(pmr_ctx *ctx, pmr_stats *out) {
   pmr_stats s;
   pmr_ctx_stats(ctx, &s);
-  uint64_t c[5] = {s.input_bytes, s.records, s.emitted, s.shuffled_bytes,
-                   s.shuffle_rounds};
-  uint64_t csum[5];
+  uint64_t c[6] = {s.input_bytes,    s.records,        s.emitted,
+                   s.shuffled_bytes, s.shuffle_rounds, s.spilled_bytes};
+  uint64_t csum[6];
   double m[PMR_PHASE_COUNT + 1];
   for (int i = 0; i < PMR_PHASE_COUNT; i++)
     m[i] = s.seconds[i];
   m[PMR_PHASE_COUNT] = (double)s.peak_rss;
   double mmax[PMR_PHASE_COUNT + 1];
-  int mrc = MPI_Allreduce(c, csum, 5, MPI_UINT64_T, MPI_SUM, ctx->comm);
+  int mrc = MPI_Allreduce(c, csum, 6, MPI_UINT64_T, MPI_SUM, ctx->comm);
   if (mrc == MPI_SUCCESS)
     mrc = MPI_Allreduce(m, mmax, PMR_PHASE_COUNT + 1, MPI_DOUBLE, MPI_MAX,
                         ctx->comm);
@@ -38,6 +38,7 @@ int pmr_ctx_stats_global(pmr_ctx *ctx, pmr_stats *out) {
   out->records = csum[1];
   out->emitted = csum[2];
   out->shuffled_bytes = csum[3];
+  out->spilled_bytes = csum[5];
   /* Every rank runs the same rounds: the sum over ranks is not the count. */
   out->shuffle_rounds = s.shuffle_rounds;
   for (int i = 0; i < PMR_PHASE_COUNT; i++)
@@ -81,5 +82,6 @@ int pmr_ctx_print_stats(pmr_ctx *ctx, FILE *fp) {
   fprintf(fp, "shuffled bytes   %llu in %llu round(s)\n",
           (unsigned long long)g.shuffled_bytes,
           (unsigned long long)g.shuffle_rounds);
+  fprintf(fp, "spilled bytes    %llu\n", (unsigned long long)g.spilled_bytes);
   return PMR_OK;
 }

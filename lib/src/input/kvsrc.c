@@ -7,6 +7,8 @@
 
 #define PMR__KV_SLOTS ((uint64_t)1 << 16) /* slots per part */
 #define PMR__KV_CELLS ((uint64_t)1 << 12) /* cells per part */
+#define PMR__KV_BLOCKS 1024 /* stream index blocks per part */
+#define PMR__KV_STREAM 1    /* part aux: a range of a reduced stream */
 
 typedef struct pmr__kvs_t {
   const pmr__part *p;
@@ -49,9 +51,22 @@ static int pmr__kvs_next(pmr__src *s, void *ts, pmr__rec *r,
     em->record = t->cell;
     return 1;
   }
-  const pmr__table *tab = &in->tables[t->p->source];
   pmr__pair pr;
   size_t pos = t->pos;
+  if (t->p->aux == PMR__KV_STREAM) {
+    /* A reduced stream of a spilled set: byte ranges of whole records. */
+    if (!pmr__kv_stream_next(in, t->p->source, &pos, &pr)) {
+      t->pos = (size_t)t->p->end;
+      return 0;
+    }
+    t->pos = pos;
+    r->data = pr.key;
+    r->len = pr.klen;
+    r->data2 = pr.value;
+    em->record++;
+    return 1;
+  }
+  const pmr__table *tab = &in->tables[t->p->source];
   if (!pmr__table_next(tab, &pos, &pr) || pos > t->p->end) {
     t->pos = (size_t)t->p->end;
     return 0;
@@ -115,6 +130,16 @@ int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user, pmr_kv *out) {
                                                        : slots,
                              0);
       src.units += slots;
+    }
+    /* A set reduced past its budget: its streams, by index blocks. */
+    for (int t = 0; t < pmr__kv_spill_threads(in) && !lrc; t++) {
+      size_t nb = pmr__kv_stream_blocks(in, t);
+      for (size_t a = 0; a < nb && !lrc; a += PMR__KV_BLOCKS) {
+        size_t b = a + PMR__KV_BLOCKS < nb ? a + PMR__KV_BLOCKS : nb;
+        lrc = pmr__parts_add(&src, &cap, t, pmr__kv_stream_block(in, t, a),
+                             pmr__kv_stream_block(in, t, b), PMR__KV_STREAM);
+      }
+      src.units += nb ? pmr__kv_stream_block(in, t, nb) : 0;
     }
   }
   if (lrc)

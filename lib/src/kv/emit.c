@@ -4,6 +4,17 @@
 
 #include <stdio.h>
 
+/* The table is about to grow past the thread's share: it goes to a spill
+ * file instead, and the map goes on with it empty. */
+static int pmr__emit_spill(pmr_emitter *em) {
+  int rc = pmr__kv_spill_map(em->kv, em->thread);
+  if (rc && em->msg && !em->status) {
+#pragma omp critical(pmr__err)
+    snprintf(em->msg, PMR__ERRMSG_MAX, "%s", em->kv->ctx->errmsg);
+  }
+  return em->status = rc;
+}
+
 /* A misuse found on a map thread: the emitter keeps the code and a message
  * for the map driver to report. */
 static int pmr__emit_misuse(pmr_emitter *em, const char *fmt, size_t n) {
@@ -29,6 +40,8 @@ int pmr_emit(pmr_emitter *em, const void *key, size_t klen,
                             kv->vsize);
   uint64_t h = pmr__hash(key, klen);
   em->emitted++;
+  if (pmr__table_over(em->table, em->spill_at) && pmr__emit_spill(em))
+    return em->status;
   bool isnew;
   void *v = pmr__table_upsert(em->table, h, key, klen, &isnew);
   if (!v)
@@ -69,6 +82,8 @@ int pmr_emit_i64(pmr_emitter *em, const void *key, size_t klen,
   if (kv->op == PMR_SUM_I64 && kv->kind == PMR__HASH) {
     bool isnew;
     em->emitted++;
+    if (pmr__table_over(em->table, em->spill_at) && pmr__emit_spill(em))
+      return em->status;
     void *v = pmr__table_upsert(em->table, pmr__hash(key, klen), key, klen,
                                 &isnew);
     if (!v)

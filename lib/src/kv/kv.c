@@ -142,6 +142,7 @@ void pmr_kv_destroy(pmr_kv **pkv) {
     return;
   pmr_kv *kv = *pkv;
   pmr__kv_free_tables(kv);
+  pmr__kv_spill_free(kv);
   pmr__group_clear(kv);
   if (kv->kind == PMR__DENSE)
     pmr__dense_free(kv);
@@ -165,8 +166,14 @@ int pmr__kv_tables(pmr_kv *kv, int n) {
 int pmr__kv_prepare(pmr_kv *kv, int nt) {
   if (kv->kind == PMR__DENSE)
     return pmr__dense_prepare(kv, nt);
+  if (pmr__kv_streamed(kv))
+    return pmr__seterr(kv->ctx, PMR_ESTATE,
+                       "map: the set was reduced past its memory budget "
+                       "(spilled); map into a new set instead");
   int rc = kv->kind == PMR__GROUP ? pmr__group_stores(kv, nt)
                                   : pmr__kv_tables(kv, nt);
+  if (!rc && kv->kind == PMR__HASH)
+    rc = pmr__kv_spill_prepare(kv, nt);
   if (rc)
     pmr__seterr(kv->ctx, rc, "out of memory for the set's tables");
   return rc;
@@ -182,6 +189,7 @@ void pmr__kv_emitter(pmr_kv *kv, int t, pmr_emitter *em) {
     em->gstore = &kv->gstores[t];
   else
     em->table = &kv->tables[t];
+  em->spill_at = kv->kind == PMR__HASH ? pmr__kv_map_share(kv) : 0;
 }
 
 void pmr__kv_mapped(pmr_kv *kv) { kv->state = PMR__MAPPED; }
@@ -193,7 +201,7 @@ uint64_t pmr_kv_local_size(const pmr_kv *kv) {
     return pmr__dense_values(kv) ? pmr__dense_cells(kv) : 0;
   if (kv->kind == PMR__GROUP)
     return kv->state == PMR__REDUCED ? pmr__group_count(kv) : 0;
-  uint64_t n = 0;
+  uint64_t n = pmr__kv_stream_count(kv);
   for (int i = 0; i < kv->ntables; i++)
     n += kv->tables[i].count;
   return n;
@@ -225,10 +233,21 @@ bool pmr__kv_next(pmr__kv_iter *it, pmr__pair *p) {
     p->value = (unsigned char *)v + it->cell * kv->vsize;
     return true;
   }
-  while (it->t < kv->ntables) {
-    if (pmr__table_next(&kv->tables[it->t], &it->pos, p))
+  int n = kv->ntables;
+  if (pmr__kv_spill_threads(kv) > n)
+    n = pmr__kv_spill_threads(kv);
+  while (it->t < n) {
+    if (!it->stream) {
+      if (it->t < kv->ntables &&
+          pmr__table_next(&kv->tables[it->t], &it->pos, p))
+        return true;
+      it->stream = true;
+      it->pos = 0;
+    }
+    if (pmr__kv_stream_next(kv, it->t, &it->pos, p))
       return true;
     it->t++;
+    it->stream = false;
     it->pos = 0;
   }
   return false;
@@ -273,6 +292,8 @@ int pmr_kv_get(const pmr_kv *kv, const void *key, size_t klen,
     *value = v + cell * kv->vsize;
     return PMR_OK;
   }
+  if ((*value = pmr__kv_stream_find(kv, key, klen)))
+    return PMR_OK;
   uint64_t h = pmr__hash(key, klen);
   for (int i = 0; i < kv->ntables; i++) {
     const void *v = pmr__table_find(&kv->tables[i], h, key, klen);

@@ -31,6 +31,7 @@ typedef struct pmr__op_desc {
 const pmr__op_desc *pmr__op(int op);
 
 struct pmr__dense;   /* kv/dense.h */
+struct pmr__kvspill; /* kv/spill.c */
 struct pmr__gstore;  /* kv/group.h */
 struct pmr__sorter;  /* sort/sorter.h */
 
@@ -48,6 +49,8 @@ struct pmr_kv {
   int ntables;
   /* dense sets */
   struct pmr__dense *dense;
+  /* hash sets past the memory budget (kv/spill.c); NULL until prepared */
+  struct pmr__kvspill *spill;
   /* group sets (vsize 0: ragged): pairs mapped since the last reduce, one
    * store per map thread; after a reduce one sorter per thread (disjoint
    * keys), `groups` distinct keys in all */
@@ -76,6 +79,8 @@ struct pmr_emitter {
    * driver), and whether it was set */
   char *msg;
   bool failed;
+  /* hash sets: table bytes past which the table goes to a spill file */
+  size_t spill_at;
 };
 
 /* Check that a set is in one of `states` (a mask); else set a message on the
@@ -142,14 +147,70 @@ static inline void pmr__kv_merge(const pmr_kv *kv, void *acc,
   }
 }
 
+/* ---- spill (kv/spill.c) ----
+ * Map side: a thread whose table would grow past its share of the budget
+ * sorts the table's pairs by the top 32 bits of their hashes (which orders
+ * them by destination rank and bucket for any rank and bucket count, see
+ * pmr__part_rank), appends them to its spill file as one run, and empties
+ * the table. Receive side: a table that passes its share is sorted by key
+ * and dumped as a run; at the end the runs of each thread are merged with
+ * equal keys combined into one sorted stream, which replaces the thread's
+ * table: the reduced set is then read from the streams (mapped read-only,
+ * pages dropped behind the readers). */
+
+/* Table bytes a thread of a set may hold before spilling: on the map side
+ * and on the receive side of the reduce. */
+size_t pmr__kv_map_share(const pmr_kv *kv);
+size_t pmr__kv_recv_share(const pmr_kv *kv);
+/* Would the next insert grow table t past `share`? */
+static inline bool pmr__table_over(const pmr__table *t, size_t share) {
+  return pmr__table_full(t, t->count + 1) && t->count >= 4096 &&
+         3 * (t->mask + 1) * sizeof(pmr__slot) + t->cap > share;
+}
+/* Map side, thread t: the table to a run of the thread's spill file. Sets
+ * the context's message (critical section). */
+int pmr__kv_spill_map(pmr_kv *kv, int t);
+/* Did any thread spill on the map side? */
+bool pmr__kv_map_spilled(const pmr_kv *kv);
+/* The map-side runs: *n of them (valid until the set changes). */
+const struct pmr__spill_run *pmr__kv_map_runs(const pmr_kv *kv, int *n);
+/* Receive side, thread t of nt: dump `tab` (sorted by key) as a run. */
+int pmr__kv_spill_recv(pmr_kv *kv, int t, pmr__table *tab);
+/* Did thread t dump on the receive side? */
+bool pmr__kv_recv_spilled(const pmr_kv *kv, int t);
+/* Thread t: merge its dumped runs and `tab` (which is freed) into its
+ * reduced stream. */
+int pmr__kv_stream_build(pmr_kv *kv, int t, pmr__table *tab);
+/* Drop the map-side runs (after the shuffle sent them). */
+void pmr__kv_spill_map_free(pmr_kv *kv);
+/* Pairs held in reduced streams; does a set hold any? */
+uint64_t pmr__kv_stream_count(const pmr_kv *kv);
+bool pmr__kv_streamed(const pmr_kv *kv);
+/* Ready the spill state for `nt` threads (before a map or a reduce). */
+int pmr__kv_spill_prepare(pmr_kv *kv, int nt);
+void pmr__kv_spill_free(pmr_kv *kv);
+/* Threads the spill state was prepared for (0: none). */
+int pmr__kv_spill_threads(const pmr_kv *kv);
+/* The next pair of stream t at *pos (moves *pos); false at its end. */
+bool pmr__kv_stream_next(const pmr_kv *kv, int t, size_t *pos,
+                         pmr__pair *p);
+/* Stream t's index: its blocks of records, and where block i starts
+ * (i == the block count: the stream's end). For splitting it into parts. */
+size_t pmr__kv_stream_blocks(const pmr_kv *kv, int t);
+uint64_t pmr__kv_stream_block(const pmr_kv *kv, int t, size_t i);
+/* Look a key up in the streams: its value or NULL. */
+const void *pmr__kv_stream_find(const pmr_kv *kv, const void *key,
+                                size_t klen);
+
 /* One iterator over a set's local pairs, whatever its layout (tables now;
- * dense cells; later sorted runs and spill files). Start with {kv}; fills
+ * dense cells; the reduced streams of a spilled set). Start with {kv}; fills
  * *p and returns true while pairs remain. Pointers are valid until the set
  * changes. For dense sets the key is the cell index (8 bytes, native
  * uint64_t, in the iterator). */
 typedef struct pmr__kv_iter {
   const pmr_kv *kv;
   int t;
+  bool stream; /* in thread t's reduced stream (after its table) */
   size_t pos;
   uint64_t cell; /* dense: the current cell index, the key's storage */
 } pmr__kv_iter;

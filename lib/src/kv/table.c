@@ -137,3 +137,10 @@ bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__pair *r) {
   *pos = t->mask + 1;
   return false;
 }
+
+void pmr__table_clear(pmr__table *t) {
+  if (t->mask)
+    memset(t->slots, 0, (t->mask + 1) * sizeof *t->slots);
+  t->count = 0;
+  t->used = 0;
+}

@@ -47,6 +47,8 @@ int pmr__table_reserve(pmr__table *t, uint64_t n);
  * *pos and moves *pos past it; false at the end. Order unspecified. */
 bool pmr__table_next(const pmr__table *t, size_t *pos, pmr__pair *r);
 size_t pmr__table_bytes(const pmr__table *t);
+/* Remove every pair, keeping the slot array and the arena's memory. */
+void pmr__table_clear(pmr__table *t);
 /* Out of line: growth, and the insertion of a new key. */
 int pmr__table_grow(pmr__table *t);
 void *pmr__table_insert(pmr__table *t, pmr__slot *s, uint64_t hash,

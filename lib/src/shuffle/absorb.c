@@ -4,9 +4,10 @@
 #include "shuffle/shuffle.h"
 #include "shuffle/wire.h"
 
-int pmr__absorb(const pmr_kv *kv, pmr__table *tables, const pmr__xchg *x,
+int pmr__absorb(pmr_kv *kv, pmr__table *tables, const pmr__xchg *x,
                 int nbuckets, int t, int nt) {
   pmr__table *tab = &tables[t];
+  size_t share = pmr__kv_recv_share(kv);
   size_t vsize = kv->vsize;
   int P = kv->ctx->size;
   for (int b = t; b < nbuckets; b += nt) {
@@ -20,6 +21,12 @@ int pmr__absorb(const pmr_kv *kv, pmr__table *tables, const pmr__xchg *x,
         if (!m)
           return PMR_EIO;
         p += m;
+        /* Past the thread's share: the table goes to a sorted run. */
+        if (pmr__table_over(tab, share)) {
+          int rc = pmr__kv_spill_recv(kv, t, tab);
+          if (rc)
+            return -rc;
+        }
         bool isnew;
         void *v = pmr__table_upsert(tab, pmr__hash(key, kl), key, kl, &isnew);
         if (!v)

@@ -24,6 +24,8 @@ static int pmr__absorb_round(pmr_kv *kv, pmr__table *out, pmr__xchg *x,
       status = st;
     }
   }
+  if (status < 0)
+    return -status;
   if (status)
     return pmr__seterr(kv->ctx, status,
                        status == PMR_ENOMEM
@@ -35,13 +37,23 @@ static int pmr__absorb_round(pmr_kv *kv, pmr__table *out, pmr__xchg *x,
 /* Size each output table for the pairs its buckets will receive: the most
  * any one source sends to a bucket is a lower bound on its distinct keys
  * (each source combined its own), and exact at one rank. */
-static int pmr__reserve(pmr__table *out, int nt, const pmr__xchg *x, int B) {
+static int pmr__reserve(pmr__table *out, int nt, const pmr__xchg *x, int B,
+                        size_t share) {
+  /* Never past the share: the table would only be dumped. At most the
+   * share, so that a table that will be dumped is made once, at its full
+   * size, and never rehashed. */
+  uint64_t slots = 16;
+  while (2 * slots * sizeof(pmr__slot) <= share)
+    slots *= 2;
+  uint64_t most = slots * 4 / 5;
   for (int t = 0; t < nt; t++) {
     uint64_t want = 0, mx;
     for (int b = t; b < B; b += nt) {
       pmr__xchg_bucket_pairs(x, b, &mx);
       want += mx;
     }
+    if (want > most)
+      want = most;
     if (want && pmr__table_reserve(&out[t], want))
       return PMR_ENOMEM;
   }
@@ -67,7 +79,13 @@ static int pmr__reduce_hash(pmr_kv *kv) {
   if (rc)
     return rc;
   pmr__runs runs;
-  rc = pmr__agree(ctx, pmr__pack(kv, B, &runs));
+  memset(&runs, 0, sizeof runs);
+  rc = pmr__kv_spill_prepare(kv, nt);
+  if (rc)
+    pmr__seterr(ctx, rc, "out of memory in the shuffle");
+  if (!rc)
+    rc = pmr__pack(kv, B, &runs);
+  rc = pmr__agree(ctx, rc);
   pmr__xchg *x = NULL;
   if (!rc)
     rc = pmr__xchg_plan(ctx, &runs, &x);
@@ -77,7 +95,7 @@ static int pmr__reduce_hash(pmr_kv *kv) {
   int lrc = rc || out ? PMR_OK
                       : pmr__seterr(ctx, PMR_ENOMEM, "out of memory in the "
                                                      "shuffle");
-  if (!rc && !lrc && pmr__reserve(out, nt, x, B))
+  if (!rc && !lrc && pmr__reserve(out, nt, x, B, pmr__kv_recv_share(kv)))
     lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory sizing the reduce");
   if (!rc)
     rc = pmr__agree(ctx, lrc);
@@ -96,6 +114,25 @@ static int pmr__reduce_hash(pmr_kv *kv) {
     rc = pmr__agree(ctx, pmr__xchg_check(x));
   pmr__xchg_free(&x);
   pmr__runs_free(&runs);
+  pmr__kv_spill_map_free(kv);
+  /* Threads that dumped runs merge them (and what their table still holds)
+   * into their sorted stream. */
+  if (!rc) {
+    double ta = pmr__now();
+    int status = PMR_OK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int t = 0; t < nt; t++) {
+      if (!pmr__kv_recv_spilled(kv, t))
+        continue;
+      int st = pmr__kv_stream_build(kv, t, &out[t]);
+      if (st) {
+#pragma omp atomic write
+        status = st;
+      }
+    }
+    t_absorb += pmr__now() - ta;
+    rc = pmr__agree(ctx, status);
+  }
   /* The old tables were freed while packing; the set now holds the reduced
    * tables, or nothing after an error. */
   for (int t = 0; t < kv->ntables; t++)

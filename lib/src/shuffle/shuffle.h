@@ -22,10 +22,26 @@ typedef struct pmr__runs {
   uint64_t *pairs; /* [nranks * nbuckets]: pairs in each run */
   int nranks, nbuckets;
   size_t vsize;
+  /* After a map-side spill, data is empty and every pair is in the spill
+   * runs (each sorted by destination and bucket): run (d, b) is then the
+   * pieces of (d, b) of spill run 0, 1, ... in turn, piece (i, d*B+b)
+   * being file bytes spill[i].off + soff[i*(R+1) + d*B+b] up to the next
+   * entry. off and pairs still give the totals. */
+  const struct pmr__spill_run *spill;
+  int nspill;
+  uint64_t *soff;
+  struct pmr__runs_cur *cur; /* [nranks]: how far each stream was read */
 } pmr__runs;
 
-/* Pack the set's tables into runs, freeing each table once packed. Local;
- * on failure the tables not yet packed are kept (message set). */
+/* The next n bytes of the stream to destination d (sequential reads only):
+ * copied from data, or read from the spill runs. */
+int pmr__runs_read(const pmr__runs *r, int d, uint64_t at, unsigned char *dst,
+                   size_t n);
+
+/* Pack the set's tables into runs, freeing each table once packed; after a
+ * map-side spill, the tables are spilled too and the runs point into the
+ * spill files. Local; on failure the tables not yet packed are kept
+ * (message set). */
 int pmr__pack(pmr_kv *kv, int nbuckets, pmr__runs *out);
 void pmr__runs_free(pmr__runs *r);
 
@@ -64,9 +80,11 @@ int pmr__shuffle_buckets(pmr_ctx *ctx, int *B);
  * set's pairs are freed. */
 int pmr__reduce_group(pmr_kv *kv);
 
-/* Thread t of nt: absorb the segments of the buckets it owns into tables[t].
- * Called inside a parallel region. */
-int pmr__absorb(const pmr_kv *kv, pmr__table *tables, const pmr__xchg *x,
+/* Thread t of nt: absorb the segments of the buckets it owns into tables[t],
+ * dumping the table to a sorted spill run whenever it would pass the
+ * thread's share of the budget. Called inside a parallel region. Returns a
+ * code, or minus a code whose message is set (a spill failed). */
+int pmr__absorb(pmr_kv *kv, pmr__table *tables, const pmr__xchg *x,
                 int nbuckets, int t, int nt);
 
 #endif

@@ -29,6 +29,13 @@ struct pmr__xchg {
   const unsigned char **tail; /* [P]: where those bytes start */
 };
 
+/* Send from the runs in place: they are in memory and every offset fits
+ * an int. */
+static bool pmr__xchg_direct(const pmr__runs *r) {
+  return !r->nspill &&
+         r->off[(size_t)r->nranks * r->nbuckets] <= (uint64_t)INT_MAX;
+}
+
 static uint64_t pmr__stream_bytes(const pmr__runs *r, int d) {
   return r->off[(size_t)(d + 1) * r->nbuckets] - r->off[(size_t)d * r->nbuckets];
 }
@@ -116,7 +123,7 @@ int pmr__xchg_plan(pmr_ctx *ctx, const pmr__runs *runs, pmr__xchg **out) {
       uint64_t n = pmr__stream_bytes(runs, d);
       most_out += n < x->quota ? n : x->quota;
     }
-    bool direct = runs->off[(size_t)P * B] <= (uint64_t)INT_MAX;
+    bool direct = pmr__xchg_direct(runs);
     x->sbuf = direct ? NULL : pmr__malloc((size_t)most_out);
     x->rbuf = pmr__malloc((size_t)most_in);
     int lrc = (direct || x->sbuf) && x->rbuf
@@ -163,15 +170,17 @@ int pmr__xchg_round(pmr__xchg *x) {
   const pmr__runs *runs = x->runs;
   /* Send side: the next piece of each destination's stream, sent from the
    * runs where they lie when every offset fits an int (no copy), else
-   * gathered into sbuf. */
-  int o = 0;
-  bool direct = runs->off[(size_t)P * B] <= (uint64_t)INT_MAX;
+   * gathered into sbuf (copied, or read from spill files). A failed read of
+   * a spill file still takes part in the exchange (the others wait in it);
+   * the round's outcome is agreed afterwards. */
+  int o = 0, lrc = PMR_OK;
+  bool direct = pmr__xchg_direct(runs);
   for (int d = 0; d < P; d++) {
     uint64_t left = pmr__stream_bytes(runs, d) - x->sent[d];
     int n = (int)(left < x->quota ? left : x->quota);
     uint64_t from = runs->off[(size_t)d * B] + x->sent[d];
-    if (n && !direct)
-      memcpy(x->sbuf + o, runs->data + from, (size_t)n);
+    if (n && !direct && !lrc)
+      lrc = pmr__runs_read(runs, d, x->sent[d], x->sbuf + o, (size_t)n);
     x->sent[d] += (uint64_t)n;
     x->scount[d] = n;
     x->sdispl[d] = direct ? (int)from : o;
@@ -191,6 +200,8 @@ int pmr__xchg_round(pmr__xchg *x) {
                           x->rcount, x->rdispl, MPI_BYTE, ctx->comm);
   if (mrc != MPI_SUCCESS)
     return pmr__mpierr(ctx, mrc, "shuffle exchange");
+  if (lrc)
+    return lrc;
   ctx->stats.shuffled_bytes += (uint64_t)o;
   ctx->stats.shuffle_rounds++;
   /* Whole pairs of each source, cut at its bucket boundaries. */

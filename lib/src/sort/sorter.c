@@ -6,6 +6,7 @@
  * ordered by the prefixes alone, so most compares touch only the index. */
 #include "sort/sorter.h"
 #include "shuffle/wire.h"
+#include "spill/spill.h"
 
 #include <stdio.h>
 
@@ -26,12 +27,22 @@ struct pmr__sorter {
   size_t n, cap;
   bool finished;
   uint64_t spilled;
+  /* Past `memory`: what is held is sorted and written as a run to a
+   * private file; readers then merge the runs. */
+  pmr__spill_file file;
+  pmr__spill_run *runs;
+  size_t nruns, rcap;
+  uint64_t run_pairs; /* pairs written to runs */
 };
 
 struct pmr__reader {
   const pmr__sorter *s;
   size_t pos;
+  pmr__spill_merge *m; /* the runs' merge, when the sorter spilled */
 };
+
+static int pmr__sorter_maybe_spill(pmr__sorter *s, uint64_t pairs,
+                                   size_t bytes);
 
 /* ---- orders ---- */
 
@@ -109,6 +120,7 @@ int pmr__sorter_create(pmr_ctx *ctx, size_t vsize, pmr__rec_cmp cmp,
   s->key_first = s->cmp == pmr__rec_cmp_key || s->cmp == pmr__rec_cmp_key_i64 ||
                  s->cmp == pmr__rec_cmp_key_f64;
   s->memory = memory;
+  pmr__spill_init(&s->file);
   *out = s;
   return PMR_OK;
 }
@@ -118,6 +130,8 @@ void pmr__sorter_free(pmr__sorter **ps) {
     return;
   pmr__buf_free(&(*ps)->data);
   pmr__free((*ps)->ix);
+  pmr__spill_close(&(*ps)->file);
+  pmr__free((*ps)->runs);
   pmr__free(*ps);
   *ps = NULL;
 }
@@ -174,6 +188,9 @@ int pmr__sorter_add(pmr__sorter *s, const void *key, size_t klen,
   if (s->vsize != PMR__RAGGED && vlen != s->vsize)
     return pmr__sorter_err(s, PMR_EINVAL, "a value of the wrong size");
   size_t len = pmr__wire_len_v(klen, s->vsize, vlen);
+  int rc = pmr__sorter_maybe_spill(s, 1, len);
+  if (rc)
+    return rc;
   if (pmr__sorter_room(s, 1, len))
     return pmr__sorter_err(s, PMR_ENOMEM, "out of memory");
   s->ix[s->n++] = (pmr__sidx){pmr__prefix(key, klen), s->data.len};
@@ -189,6 +206,9 @@ int pmr__sorter_add_wire(pmr__sorter *s, const unsigned char *p, size_t n) {
   uint64_t pairs = 0;
   if (pmr__wire_whole(p, n, s->vsize, &pairs) != n)
     return pmr__sorter_err(s, PMR_EIO, "a malformed pair");
+  int rc = pmr__sorter_maybe_spill(s, pairs, n);
+  if (rc)
+    return rc;
   if (pairs > SIZE_MAX || pmr__sorter_room(s, (size_t)pairs, n))
     return pmr__sorter_err(s, PMR_ENOMEM, "out of memory");
   size_t base = s->data.len, off = 0;
@@ -236,9 +256,7 @@ static void pmr__insertion(const pmr__sorter *s, pmr__sidx *a, size_t n) {
   }
 }
 
-int pmr__sorter_finish(pmr__sorter *s) {
-  if (s->finished)
-    return PMR_OK;
+static int pmr__sorter_sort(pmr__sorter *s) {
   size_t n = s->n;
   enum { RUN = 24 };
   for (size_t i = 0; i < n; i += RUN)
@@ -274,15 +292,94 @@ int pmr__sorter_finish(pmr__sorter *s) {
       memcpy(s->ix, src, n * sizeof *tmp);
     pmr__free(tmp);
   }
+  return PMR_OK;
+}
+
+/* Sort what is held, write it as one run, and start over empty (keeping
+ * the buffers). */
+static int pmr__sorter_spill(pmr__sorter *s) {
+  int rc = pmr__sorter_sort(s);
+  if (!rc && s->file.fd < 0)
+    rc = pmr__spill_open(s->ctx, &s->file);
+  if (rc)
+    return rc;
+  void *p = s->runs;
+  if (pmr__grow_array(&p, &s->rcap, s->nruns + 1, sizeof *s->runs, 16))
+    return pmr__sorter_err(s, PMR_ENOMEM, "out of memory listing runs");
+  s->runs = p;
+  pmr__spill_writer w;
+  size_t cap = s->memory / 8;
+  rc = pmr__spill_writer_init(&w, &s->file,
+                              cap > ((size_t)1 << 20) ? (size_t)1 << 20 : cap);
+  uint64_t off = s->file.size;
+  for (size_t i = 0; !rc && i < s->n; i++) {
+    const unsigned char *p = s->data.p + s->ix[i].off, *k, *v;
+    size_t kl, vl;
+    size_t len = pmr__wire_get_v(p, s->data.p + s->data.len, s->vsize, &k,
+                                 &kl, &v, &vl);
+    rc = pmr__spill_writer_put(&w, p, len);
+  }
+  if (!rc)
+    rc = pmr__spill_writer_flush(&w);
+  pmr__spill_writer_free(&w);
+  if (rc)
+    return rc;
+  s->runs[s->nruns++] = (pmr__spill_run){&s->file, off, s->file.size - off};
+  s->spilled += s->file.size - off;
+  s->run_pairs += s->n;
+  s->n = 0;
+  s->data.len = 0;
+  return PMR_OK;
+}
+
+/* Before adding `pairs` pairs of `bytes`: spill what is held if it would
+ * pass the sorter's memory. */
+static int pmr__sorter_maybe_spill(pmr__sorter *s, uint64_t pairs,
+                                   size_t bytes) {
+  uint64_t held = (uint64_t)s->data.len + bytes +
+                  (s->n + pairs) * (uint64_t)sizeof(pmr__sidx);
+  if (!s->n || !s->memory || held <= s->memory)
+    return PMR_OK;
+  return pmr__sorter_spill(s);
+}
+
+int pmr__sorter_finish(pmr__sorter *s) {
+  if (s->finished)
+    return PMR_OK;
+  int rc = pmr__sorter_sort(s);
+  /* After a spill the rest is one more run, and memory is given back. */
+  if (!rc && s->nruns && s->n)
+    rc = pmr__sorter_spill(s);
+  if (rc)
+    return rc;
+  if (s->nruns) {
+    pmr__buf_free(&s->data);
+    pmr__free(s->ix);
+    s->ix = NULL;
+    s->cap = 0;
+  }
   s->finished = true;
   return PMR_OK;
 }
 
-uint64_t pmr__sorter_count(const pmr__sorter *s) { return s->n; }
-uint64_t pmr__sorter_bytes(const pmr__sorter *s) { return s->data.len; }
+uint64_t pmr__sorter_count(const pmr__sorter *s) {
+  return s->run_pairs + s->n;
+}
+uint64_t pmr__sorter_bytes(const pmr__sorter *s) {
+  return s->spilled + s->data.len;
+}
 uint64_t pmr__sorter_spilled(const pmr__sorter *s) { return s->spilled; }
 
 /* ---- reading ---- */
+
+/* The merge of the runs compares in the sorter's order. */
+static int pmr__sorter_merge_cmp(const pmr__spill_rec *a,
+                                 const pmr__spill_rec *b, void *user) {
+  const pmr__sorter *s = user;
+  pmr__rec x = {a->key, a->klen, a->val, a->vlen};
+  pmr__rec y = {b->key, b->klen, b->val, b->vlen};
+  return s->cmp(&x, &y, s->cmp_user);
+}
 
 int pmr__reader_open(const pmr__sorter *s, pmr__reader **out) {
   *out = NULL;
@@ -298,12 +395,30 @@ int pmr__reader_open(const pmr__sorter *s, pmr__reader **out) {
     return PMR_ENOMEM;
   }
   rd->s = s;
+  if (s->nruns) {
+    size_t per = s->memory / 2 / s->nruns;
+    per = per < 4096 ? 4096 : per > ((size_t)1 << 20) ? (size_t)1 << 20 : per;
+    int rc = pmr__spill_merge_open(s->ctx, s->runs, (int)s->nruns, s->vsize,
+                                   pmr__sorter_merge_cmp, (void *)s, per,
+                                   &rd->m);
+    if (rc) {
+      pmr__free(rd);
+      return rc;
+    }
+  }
   *out = rd;
   return PMR_OK;
 }
 
 int pmr__reader_next(pmr__reader *rd, pmr__rec *r) {
   const pmr__sorter *s = rd->s;
+  if (rd->m) {
+    pmr__spill_rec x;
+    int k = pmr__spill_merge_next(rd->m, &x);
+    if (k == 1)
+      *r = (pmr__rec){x.key, x.klen, x.val, x.vlen};
+    return k;
+  }
   if (rd->pos >= s->n)
     return 0;
   pmr__sorter_rec(s, s->ix[rd->pos++].off, r);
@@ -313,6 +428,7 @@ int pmr__reader_next(pmr__reader *rd, pmr__rec *r) {
 void pmr__reader_close(pmr__reader **rd) {
   if (!rd || !*rd)
     return;
+  pmr__spill_merge_close(&(*rd)->m);
   pmr__free(*rd);
   *rd = NULL;
 }
