@@ -157,7 +157,11 @@ static int pmr__sorter_room(pmr__sorter *s, size_t pairs, size_t bytes) {
 }
 
 int pmr__sorter_reserve(pmr__sorter *s, uint64_t pairs, uint64_t bytes) {
-  if (s->finished || pairs > SIZE_MAX || bytes > SIZE_MAX)
+  /* Only what fits the memory share: past it the sorter spills, and the
+   * buffers are never larger than the share. */
+  if (s->finished || pairs > SIZE_MAX || bytes > SIZE_MAX ||
+      (s->memory && (double)bytes + (double)pairs * sizeof(pmr__sidx) >
+                        (double)s->memory))
     return PMR_OK;
   size_t need;
   if (pmr__add_ovf(s->n, (size_t)pairs, &need))
