@@ -187,9 +187,18 @@ int pmr__reduce_group(pmr_kv *kv) {
     else
       lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory for the sorters");
     size_t share = ctx->memory / (size_t)nt;
-    for (int t = 0; !lrc && t < nt; t++)
+    for (int t = 0; !lrc && t < nt; t++) {
       lrc = pmr__sorter_create(ctx, kv->vsize, pmr__group_order(kv), NULL,
                                share, &kv->sorters[t]);
+      /* Room for what its buckets will receive, known from the plan. */
+      uint64_t pairs = 0, bytes = 0, mx;
+      for (int b = t; !lrc && b < B; b += nt) {
+        pairs += pmr__xchg_bucket_pairs(x, b, &mx);
+        bytes += pmr__xchg_bucket_bytes(x, b);
+      }
+      if (!lrc)
+        lrc = pmr__sorter_reserve(kv->sorters[t], pairs, bytes);
+    }
     rc = pmr__agree(ctx, lrc);
   }
   uint64_t rounds = x ? pmr__xchg_rounds(x) : 0;

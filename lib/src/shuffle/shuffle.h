@@ -57,6 +57,8 @@ typedef struct pmr__xchg pmr__xchg;
 int pmr__xchg_plan(pmr_ctx *ctx, const pmr__runs *runs, pmr__xchg **out);
 /* Pairs (before combining) this rank will receive in bucket b. */
 uint64_t pmr__xchg_bucket_pairs(const pmr__xchg *x, int b, uint64_t *max_src);
+/* Bytes this rank will receive in bucket b (all sources). */
+uint64_t pmr__xchg_bucket_bytes(const pmr__xchg *x, int b);
 /* Collective: the next round's exchange. Local outcome (not agreed: the
  * caller agrees once per round, after absorbing). */
 int pmr__xchg_round(pmr__xchg *x);

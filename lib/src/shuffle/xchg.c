@@ -152,6 +152,15 @@ uint64_t pmr__xchg_bucket_pairs(const pmr__xchg *x, int b, uint64_t *max_src) {
   return sum;
 }
 
+uint64_t pmr__xchg_bucket_bytes(const pmr__xchg *x, int b) {
+  uint64_t sum = 0;
+  for (int s = 0; s < x->P; s++) {
+    const uint64_t *rb = &x->rb[(size_t)s * (x->B + 1)];
+    sum += rb[b + 1] - rb[b];
+  }
+  return sum;
+}
+
 bool pmr__xchg_done(const pmr__xchg *x) { return x->round >= x->rounds; }
 uint64_t pmr__xchg_rounds(const pmr__xchg *x) { return x->rounds; }
 

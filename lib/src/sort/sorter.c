@@ -157,6 +157,35 @@ static int pmr__sorter_room(pmr__sorter *s, size_t pairs, size_t bytes) {
   return rc;
 }
 
+int pmr__sorter_reserve(pmr__sorter *s, uint64_t pairs, uint64_t bytes) {
+  /* Only what fits the memory share: past it the sorter spills, and the
+   * buffers are never larger than the share. */
+  if (s->finished || pairs > SIZE_MAX || bytes > SIZE_MAX ||
+      (s->memory && (double)bytes + (double)pairs * sizeof(pmr__sidx) >
+                        (double)s->memory))
+    return PMR_OK;
+  size_t need;
+  if (pmr__add_ovf(s->n, (size_t)pairs, &need))
+    return PMR_OK;
+  if (need > s->cap) {
+    pmr__sidx *ix = pmr__realloc(s->ix, need * sizeof *ix);
+    if (!ix)
+      return pmr__sorter_err(s, PMR_ENOMEM, "out of memory");
+    s->ix = ix;
+    s->cap = need;
+  }
+  if (pmr__add_ovf(s->data.len, (size_t)bytes, &need))
+    return PMR_OK;
+  if (need > s->data.cap) {
+    unsigned char *p = pmr__realloc(s->data.p, need);
+    if (!p)
+      return pmr__sorter_err(s, PMR_ENOMEM, "out of memory");
+    s->data.p = p;
+    s->data.cap = need;
+  }
+  return PMR_OK;
+}
+
 int pmr__sorter_add(pmr__sorter *s, const void *key, size_t klen,
                     const void *val, size_t vlen) {
   if (s->finished)

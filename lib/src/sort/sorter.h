@@ -49,6 +49,10 @@ void pmr__sorter_free(pmr__sorter **s);
 int pmr__sorter_add(pmr__sorter *s, const void *key, size_t klen,
                     const void *val, size_t vlen);
 int pmr__sorter_add_wire(pmr__sorter *s, const unsigned char *p, size_t n);
+/* A hint before adding: room for `pairs` more pairs of `bytes` wire bytes,
+ * so the buffers grow once (no doubling past what will come); ignored when
+ * that passes the memory share. PMR_ENOMEM (message set) as add. */
+int pmr__sorter_reserve(pmr__sorter *s, uint64_t pairs, uint64_t bytes);
 /* Sort what was added. Afterwards the sorter is read-only. */
 int pmr__sorter_finish(pmr__sorter *s);
 /* Pairs added, and bytes they take in the wire format. */
