@@ -78,6 +78,13 @@ int pmr__kv_spill_prepare(pmr_kv *kv, int nt) {
     pmr__spill_init(&th[t].rfile);
     pmr__spill_init(&th[t].sfile);
   }
+  /* The array may have moved: runs point at their thread's files. */
+  for (int t = 0; t < s->n; t++) {
+    for (size_t i = 0; i < th[t].nm; i++)
+      th[t].mruns[i].f = &th[t].mfile;
+    for (size_t i = 0; i < th[t].nr; i++)
+      th[t].rruns[i].f = &th[t].rfile;
+  }
   s->th = th;
   s->n = nt;
   return PMR_OK;
@@ -174,6 +181,10 @@ static int pmr__write_slots(pmr_kv *kv, const pmr__table *tab,
     return rc;
   uint64_t off = pmr__spill_writer_tell(&w);
   for (size_t i = 0; i < n && !rc; i++) {
+    /* The slots are read in sort order, not memory order: ask for the
+     * ones a few entries ahead early. */
+    if (i + 8 < n)
+      __builtin_prefetch(&tab->slots[slot_of(order, i + 8)]);
     pmr__slot *s = &tab->slots[slot_of(order, i)];
     size_t kl;
     const unsigned char *k = pmr__slot_key(tab, s, &kl);
