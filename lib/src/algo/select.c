@@ -1,7 +1,9 @@
 /* Collective selections over a set: the top N pairs in an order, and every
  * pair gathered to one rank in key order. Each rank selects its best N with
- * a bounded heap, the lists travel in the wire format, the root selects
- * again. Depends on base, kv and the wire format. */
+ * a bounded heap; for top-N a distributed selection then finds how many of
+ * each rank's best belong to the global top N, so only those N pairs travel
+ * (in the wire format) to the root, which merges them. Depends on base, kv
+ * and the wire format. */
 #include "kv/kv.h"
 #include "shuffle/wire.h"
 
@@ -170,6 +172,164 @@ void pmr_kv_list_free(pmr_kv_list **pl) {
   *pl = NULL;
 }
 
+/* ---- the global n-th: a distributed selection ----
+ *
+ * Each rank holds its best candidates sorted (h[0..hn)). The pairs of the
+ * global top n are, on each rank, a prefix of its candidates; the prefix
+ * lengths are found by a multi-sequence selection in the total order (cmp,
+ * rank, position), so ties of cmp are cut like any other run. Each rank
+ * keeps a window [lo, hi) of undecided candidates; in each round every
+ * rank with a non-empty window offers its window's middle, weighted by the
+ * window's size, all ranks take the weighted median of the offers as the
+ * pivot and count their candidates before it (binary search); the pivot
+ * then decides a part of every window: pairs before it are kept when the
+ * kept ones and they do not reach n, else pairs from the pivot on are
+ * dropped. The weighted median decides about a quarter of the undecided
+ * pairs a round, so O(log(P n)) rounds of three small collectives; only the
+ * n selected pairs then travel to the root (not P x n). */
+
+typedef struct pmr__piv {
+  pmr__ent e;
+  int rank;
+  uint64_t pos, weight;
+} pmr__piv;
+
+/* Is (e, rank, pos) before pivot v in the total order? */
+static bool pmr__piv_before(const pmr__order *o, const pmr__ent *e, int rank,
+                            uint64_t pos, const pmr__piv *v) {
+  int c = pmr__ent_cmp(o, e, &v->e);
+  if (c)
+    return c < 0;
+  return rank != v->rank ? rank < v->rank : pos < v->pos;
+}
+
+static int pmr__top_prefix(pmr_ctx *ctx, const pmr__order *o,
+                           const pmr__ent *h, size_t hn, uint64_t n,
+                           size_t vsize, size_t *keep) {
+  int P = ctx->size, rc;
+  uint64_t all = 0, mine = hn;
+  *keep = hn;
+  rc = pmr__agree_mpi(ctx,
+                      MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM,
+                                    ctx->comm),
+                      "top-N candidate count");
+  if (rc || all <= n)
+    return rc;
+  uint64_t lo = 0, hi = hn, kept = 0;
+  int *cnt = pmr__malloc((size_t)P * sizeof *cnt);
+  int *dsp = pmr__malloc((size_t)P * sizeof *dsp);
+  pmr__piv *pv = pmr__malloc((size_t)P * sizeof *pv);
+  unsigned char *sb = NULL, *rb = NULL;
+  size_t rcap = 0;
+  rc = cnt && dsp && pv ? PMR_OK
+                        : pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
+  rc = pmr__agree(ctx, rc);
+  while (!rc && kept < n) {
+    /* Offer: [pos u64][weight u64][wire pair], or nothing. */
+    int lrc = PMR_OK, len = 0;
+    if (hi > lo) {
+      uint64_t mid = lo + (hi - lo) / 2, w = hi - lo;
+      size_t l = 16 + pmr__wire_len(h[mid].klen, vsize);
+      pmr__free(sb);
+      if (l > (size_t)INT_MAX / (size_t)P)
+        lrc = pmr__seterr(ctx, PMR_EOVERFLOW, "top-N: a key too long");
+      else if (!(sb = pmr__malloc(l)))
+        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
+      else {
+        memcpy(sb, &mid, 8);
+        memcpy(sb + 8, &w, 8);
+        pmr__wire_put(sb + 16, h[mid].key, h[mid].klen, h[mid].val, vsize);
+        len = (int)l;
+      }
+    }
+    rc = pmr__agree(ctx, lrc);
+    if (!rc)
+      rc = pmr__agree_mpi(ctx,
+                          MPI_Allgather(&len, 1, MPI_INT, cnt, 1, MPI_INT,
+                                        ctx->comm),
+                          "top-N pivot sizes");
+    if (rc)
+      break;
+    size_t tot = 0;
+    for (int r = 0; r < P; r++) {
+      dsp[r] = (int)tot;
+      tot += (size_t)cnt[r];
+    }
+    lrc = PMR_OK;
+    if (tot > rcap) {
+      pmr__free(rb);
+      rcap = tot;
+      if (!(rb = pmr__malloc(rcap)))
+        lrc = pmr__seterr(ctx, PMR_ENOMEM, "out of memory in top-N");
+    }
+    rc = pmr__agree(ctx, lrc);
+    if (!rc)
+      rc = pmr__agree_mpi(ctx,
+                          MPI_Allgatherv(sb, len, MPI_BYTE, rb, cnt, dsp,
+                                         MPI_BYTE, ctx->comm),
+                          "top-N pivots");
+    if (rc)
+      break;
+    /* The weighted median of the offers, the same on every rank. */
+    int m = 0;
+    uint64_t wsum = 0;
+    for (int r = 0; r < P; r++) {
+      if (!cnt[r])
+        continue;
+      const unsigned char *p = rb + dsp[r];
+      pmr__piv v = {.rank = r};
+      memcpy(&v.pos, p, 8);
+      memcpy(&v.weight, p + 8, 8);
+      pmr__wire_get(p + 16, p + cnt[r], vsize, &v.e.key, &v.e.klen, &v.e.val);
+      int i = m++;
+      while (i > 0 && pmr__piv_before(o, &v.e, v.rank, v.pos, &pv[i - 1])) {
+        pv[i] = pv[i - 1];
+        i--;
+      }
+      pv[i] = v;
+      wsum += v.weight;
+    }
+    int med = 0;
+    for (uint64_t acc = 0; med < m; med++) {
+      acc += pv[med].weight;
+      if (2 * acc >= wsum)
+        break;
+    }
+    const pmr__piv *v = &pv[med < m ? med : m - 1];
+    /* Candidates of the window before the pivot, and up to it. */
+    uint64_t a = lo, b = hi;
+    while (a < b) {
+      uint64_t mid = a + (b - a) / 2;
+      if (pmr__piv_before(o, &h[mid], ctx->rank, mid, v))
+        a = mid + 1;
+      else
+        b = mid;
+    }
+    uint64_t before = a, upto = a + (v->rank == ctx->rank ? 1 : 0);
+    uint64_t c[2] = {before - lo, upto - lo}, ct[2];
+    rc = pmr__agree_mpi(ctx,
+                        MPI_Allreduce(c, ct, 2, MPI_UINT64_T, MPI_SUM,
+                                      ctx->comm),
+                        "top-N counts");
+    if (rc)
+      break;
+    if (kept + ct[0] >= n) {
+      hi = before; /* the pivot and all after it are out */
+    } else {
+      lo = upto; /* the pivot and all before it are in */
+      kept += ct[1];
+    }
+  }
+  if (!rc)
+    *keep = (size_t)lo;
+  pmr__free(cnt);
+  pmr__free(dsp);
+  pmr__free(pv);
+  pmr__free(sb);
+  pmr__free(rb);
+  return rc;
+}
+
 /* Top-N and gather; `what` names the public call in messages. */
 static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
                        int root, pmr_kv_list **out, const char *what) {
@@ -183,7 +343,11 @@ static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
            what);
   int rc = pmr__agree_arg(ctx, !out || root < 0 || root >= ctx->size, msg);
   snprintf(msg, sizeof msg,
-           "%s: dense sets are arrays: read them with pmr_kv_dense_values",
+           kv->kind == PMR__GROUP
+               ? "%s: a group set: visit its groups with "
+                 "pmr_kv_foreach_group"
+               : "%s: dense sets are arrays: read them with "
+                 "pmr_kv_dense_values",
            what);
   if (!rc)
     rc = pmr__agree_arg(ctx, kv->kind != PMR__HASH, msg);
@@ -213,7 +377,11 @@ static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
     }
     pmr__heap_sort(&o, h, hn);
   }
-  /* Gather each rank's best n at the root. */
+  rc = pmr__agree(ctx, rc);
+  /* Top-N: only the pairs of the global top n go to the root. */
+  if (!rc && n != UINT64_MAX && ctx->size > 1)
+    rc = pmr__top_prefix(ctx, &o, h, hn, n, kv->vsize, &hn);
+  /* Gather each rank's part of the result at the root. */
   size_t bytes = rc ? 0 : pmr__ents_bytes(h, hn, kv->vsize);
   unsigned char *sbuf = NULL;
   if (!rc && bytes > (size_t)INT_MAX)
