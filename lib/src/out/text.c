@@ -9,8 +9,6 @@
 #include <limits.h>
 #include <stdio.h>
 
-#define PMR__TEXT_PIECE ((size_t)1 << 30)
-
 static size_t pmr__fmt_i64(char *p, int64_t v) {
   char tmp[24];
   size_t n = 0;
@@ -90,20 +88,17 @@ static int pmr__text_fill(pmr__kv_iter *c, pmr__buf *b, size_t limit) {
   return PMR_OK;
 }
 
-/* Collective: write this rank's `n` bytes at `at`, in pieces that every rank
- * takes part in. */
-static int pmr__text_write(pmr_ctx *ctx, MPI_File fh, uint64_t at,
-                           const unsigned char *buf, size_t n,
-                           const char *path) {
-  uint64_t mine = (n + PMR__TEXT_PIECE - 1) / PMR__TEXT_PIECE, pieces = 0;
+int pmr__out_write_at(pmr_ctx *ctx, MPI_File fh, uint64_t at,
+                      const unsigned char *buf, size_t n, const char *path) {
+  uint64_t mine = (n + PMR__OUT_PIECE - 1) / PMR__OUT_PIECE, pieces = 0;
   int rc = pmr__agree_mpi(ctx,
                           MPI_Allreduce(&mine, &pieces, 1, MPI_UINT64_T,
                                         MPI_MAX, ctx->comm),
-                          "MPI_Allreduce while writing text");
+                          "MPI_Allreduce while writing");
   for (uint64_t k = 0; !rc && k < pieces; k++) {
-    size_t off = (size_t)k * PMR__TEXT_PIECE;
-    size_t len = off < n ? (n - off < PMR__TEXT_PIECE ? n - off
-                                                      : PMR__TEXT_PIECE)
+    size_t off = (size_t)k * PMR__OUT_PIECE;
+    size_t len = off < n ? (n - off < PMR__OUT_PIECE ? n - off
+                                                     : PMR__OUT_PIECE)
                          : 0;
     MPI_Status st;
     int mrc = MPI_File_write_at_all(fh, (MPI_Offset)(at + off),
@@ -111,7 +106,7 @@ static int pmr__text_write(pmr_ctx *ctx, MPI_File fh, uint64_t at,
                                     MPI_BYTE, &st);
     int lrc = PMR_OK;
     if (mrc != MPI_SUCCESS) {
-      lrc = pmr__mpierr(ctx, mrc, "cannot write text output");
+      lrc = pmr__mpierr(ctx, mrc, "cannot write the output");
     } else {
       int got = 0;
       MPI_Get_count(&st, MPI_BYTE, &got);
@@ -158,8 +153,8 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
     cur.pos = SIZE_MAX;
   pmr__buf b = {0};
   uint64_t base = 0;
-  size_t limit = ctx->memory / 4 < PMR__TEXT_PIECE ? ctx->memory / 4
-                                                   : PMR__TEXT_PIECE;
+  size_t limit = ctx->memory / 4 < PMR__OUT_PIECE ? ctx->memory / 4
+                                                   : PMR__OUT_PIECE;
   int more = 1;
   while (!rc) {
     rc = pmr__any_left(ctx, &cur, &more);
@@ -180,7 +175,7 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
       break;
     if (ctx->rank == 0)
       before = 0;
-    rc = pmr__text_write(ctx, fh, base + before, b.p, b.len, path);
+    rc = pmr__out_write_at(ctx, fh, base + before, b.p, b.len, path);
     base += sum;
   }
   pmr__buf_free(&b);
