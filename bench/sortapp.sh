@@ -72,7 +72,7 @@ if ((${#targets[@]})); then
   cmake --build "$build" --target "${targets[@]}" -j "$ncpu" >/dev/null \
     || die "building ${targets[*]} in $build failed"
 fi
-cmake --build "$build" --target pmr-bench-tools -j "$ncpu" >/dev/null \
+cmake --build "$build" --target pmr-bench-sort-baseline pmr-rss-wrap -j "$ncpu" >/dev/null \
   || die "building the bench tools in $build failed (cmake --build $build --target pmr-bench-tools)"
 app=${PMR_SORT:-$build/apps/sort/pmr-sort}
 gen=${PMR_GEN:-$build/apps/gen/pmr-gen}
