@@ -138,8 +138,11 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2; k++) {
       pmr__sorter *s = NULL;
       pmr__sorter_create(ctx, VL, NULL, NULL, SIZE_MAX, &s);
-      for (uint64_t i = 0; i < N; i++)
-        pmr__sorter_add(s, a + i * RL, KL, a + i * RL + KL, VL);
+      for (uint64_t i = 0; i < N; i++) {
+        unsigned char r[RL];
+        record(i, r); /* unsorted, as generated */
+        pmr__sorter_add(s, r, KL, r + KL, VL);
+      }
       pmr__radix_off = k;
       t0 = MPI_Wtime();
       pmr__sorter_finish(s);

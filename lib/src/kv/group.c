@@ -62,6 +62,7 @@ void pmr__group_clear(pmr_kv *kv) {
   kv->sorters = NULL;
   kv->nsorters = 0;
   kv->groups = 0;
+  kv->sorted = false;
 }
 
 /* ---- creation and emits ---- */
@@ -127,6 +128,7 @@ struct pmr__gwalk {
   int sel;      /* the reader picked for the next pair */
   bool selnew;
   bool started;
+  bool concat; /* a sorted set: the readers one after the other */
   pmr__buf last; /* the current key */
   /* pmr__gwalk_group's scratch */
   pmr__buf gkey, gvals;
@@ -166,6 +168,7 @@ int pmr__gwalk_open(const pmr_kv *kv, int first, int n, pmr__gwalk **out) {
   if (w) {
     w->n = n;
     w->consumed = -1;
+    w->concat = kv->sorted;
     w->vsize = kv->vsize;
     w->rd = pmr__calloc((size_t)(n ? n : 1), sizeof *w->rd);
     w->pend = pmr__calloc((size_t)(n ? n : 1), sizeof *w->pend);
@@ -195,7 +198,8 @@ int pmr__gwalk_open(const pmr_kv *kv, int first, int n, pmr__gwalk **out) {
 }
 
 /* Pick the reader of the next pair: the current key's, while it goes on;
- * else the least key. 1, 0 at the end, or minus a code. */
+ * else the least key (a sorted set: the first reader not at its end). 1, 0
+ * at the end, or minus a code. */
 static int pmr__gwalk_pick(pmr__gwalk *w) {
   if (w->consumed >= 0) {
     int i = w->consumed, r = pmr__reader_next(w->rd[i], &w->pend[i]);
@@ -208,6 +212,10 @@ static int pmr__gwalk_pick(pmr__gwalk *w) {
   for (int i = 0; i < w->n; i++) {
     if (!w->has[i])
       continue;
+    if (w->concat) {
+      best = i;
+      break;
+    }
     if (best < 0 || pmr__keycmp(w->pend[i].key, w->pend[i].klen,
                                 w->pend[best].key, w->pend[best].klen) < 0)
       best = i;

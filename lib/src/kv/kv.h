@@ -56,6 +56,14 @@ struct pmr_kv {
   struct pmr__sorter **sorters;
   int nsorters;
   uint64_t groups;
+  /* after pmr_kv_sort: the sorters hold consecutive ranges of the order
+   * (walks concatenate them instead of merging by key); the user order,
+   * which the sorters point to */
+  bool sorted;
+  struct pmr__pair_order {
+    pmr_pair_cmp_fn fn;
+    void *user;
+  } sort_user;
 };
 
 /* Map callbacks run with an emitter per thread. Besides where emits go, it

@@ -110,10 +110,7 @@ int pmr__ssort(pmr_ctx *ctx, pmr__rec *a, uint64_t n, size_t vsize,
                const pmr__sord *o, int nt, pmr__ssort_sink sink, void *user);
 
 /* ---- the orders of pmr_kv_sort (samplesort.c) ---- */
-typedef struct pmr__order_user {
-  pmr_pair_cmp_fn fn;
-  void *user;
-} pmr__order_user;
+typedef struct pmr__pair_order pmr__order_user; /* kv/kv.h */
 int pmr__ord_key(const pmr__rec *a, const pmr__rec *b, void *user);
 int pmr__ord_key_desc(const pmr__rec *a, const pmr__rec *b, void *user);
 /* value orders: user points to the set's pmr_dtype */
