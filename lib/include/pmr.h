@@ -975,8 +975,10 @@ PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
  * set's in key order, so a globally sorted group set (pmr_kv_sort) gives a
  * globally sorted file, e.g. the output of a TeraSort of 10-byte keys and
  * 90-byte values. A hash set's pairs in no particular order. Dense sets:
- * PMR_EINVAL. Written in rounds whose buffers take at most a quarter of the
- * memory budget, under a temporary name in the same directory, renamed to
+ * PMR_EINVAL. Each rank first counts its bytes (one pass over its pairs,
+ * reading spilled pairs back) to know where its part starts, then writes
+ * in rounds whose buffers take at most a quarter of the memory budget,
+ * under a temporary name in the same directory, renamed to
  * `path` only when complete (nothing is left under either name on error);
  * an existing file at `path` is replaced.
  * Collective. Thread safety: the MPI thread. Returns PMR_OK, PMR_EINVAL,

@@ -1,6 +1,8 @@
 /* pmr_kv_write_records: every pair once as key bytes + value bytes, each
  * rank's part in its visiting order (a group set's: ascending), the parts
- * in rank order; empty sets; errors leave no file. Run at 1..4 ranks. */
+ * in rank order and contiguous although written in several rounds (1 MiB
+ * budget, 1 MB of records); empty sets; errors leave no file. Run at 1..4
+ * ranks. */
 #define _GNU_SOURCE
 #include <pmr.h>
 
@@ -13,7 +15,7 @@
 
 #include "check.h"
 
-#define N 5003
+#define N 50021
 #define KL 8
 #define VL 12
 #define RL (KL + VL)
@@ -72,6 +74,7 @@ int main(int argc, char **argv) {
   pmr_ctx *ctx = NULL;
   CHECK_OK(ctx, pmr_ctx_create(MPI_COMM_WORLD, &ctx));
   int rank = pmr_ctx_rank(ctx), size = pmr_ctx_size(ctx);
+  CHECK_OK(ctx, pmr_ctx_set_memory(ctx, (size_t)1 << 20));
   char dir[256] = "/tmp/pmr-records-XXXXXX";
   if (rank == 0 && !mkdtemp(dir))
     dir[0] = '\0';

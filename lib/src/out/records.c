@@ -2,7 +2,9 @@
  * no framing, each rank its part of one file in the order its pairs are
  * visited, in rounds whose buffers stay within the memory budget. With a
  * globally sorted group set (pmr_kv_sort) the file is globally sorted: a
- * TeraSort output. */
+ * TeraSort output. A rank's part is contiguous (rank 0's pairs, then rank
+ * 1's, ...), so each rank first counts its bytes (a pass over its pairs
+ * that copies nothing) and takes the exscan of the counts as its offset. */
 #define _GNU_SOURCE
 #include "kv/group.h"
 #include "out/out.h"
@@ -52,6 +54,31 @@ static void pmr__rsrc_take(pmr__rsrc *s) {
   }
 }
 
+/* Bytes of this rank's records: *bytes. PMR_OK or an error (message set). */
+static int pmr__records_bytes(pmr_kv *kv, uint64_t *bytes) {
+  *bytes = 0;
+  if (kv->kind != PMR__GROUP) {
+    pmr__kv_iter it = {.kv = kv};
+    pmr__pair p;
+    while (pmr__kv_next(&it, &p))
+      *bytes += p.klen + kv->vsize;
+    return PMR_OK;
+  }
+  pmr__gwalk *w = NULL;
+  int rc = pmr__gwalk_open(kv, 0, kv->nsorters, &w);
+  const unsigned char *key, *val;
+  size_t klen, vlen;
+  bool newkey;
+  int r;
+  while (!rc && (r = pmr__gwalk_pair(w, &key, &klen, &val, &vlen, &newkey)))
+    if (r < 0)
+      rc = -r;
+    else
+      *bytes += klen + vlen;
+  pmr__gwalk_close(&w);
+  return rc;
+}
+
 /* Pairs into b until `limit` bytes (at least one pair, of any size). */
 static int pmr__records_fill(pmr__rsrc *s, pmr__buf *b, size_t limit) {
   b->len = 0;
@@ -95,12 +122,22 @@ int pmr_kv_write_records(pmr_kv *kv, const char *path) {
     return rc;
   double t0 = pmr__now();
   pmr__rsrc src = {.it = {.kv = kv}};
-  int lrc = PMR_OK;
-  if (kv->kind == PMR__GROUP)
+  uint64_t mine = 0, at = 0;
+  int lrc = pmr__records_bytes(kv, &mine);
+  if (!lrc && kv->kind == PMR__GROUP)
     lrc = pmr__gwalk_open(kv, 0, kv->nsorters, &src.walk);
   rc = pmr__agree(ctx, lrc);
-  if (rc)
+  if (!rc)
+    rc = pmr__agree_mpi(ctx,
+                        MPI_Exscan(&mine, &at, 1, MPI_UINT64_T, MPI_SUM,
+                                   ctx->comm),
+                        "MPI_Exscan while writing records");
+  if (ctx->rank == 0)
+    at = 0;
+  if (rc) {
+    pmr__gwalk_close(&src.walk);
     return rc;
+  }
   char *tmp = NULL;
   rc = pmr__out_begin(ctx, path, &tmp);
   if (rc) {
@@ -118,7 +155,6 @@ int pmr_kv_write_records(pmr_kv *kv, const char *path) {
     return pmr__out_finish(ctx, rc, path, &tmp);
   }
   pmr__buf b = {0};
-  uint64_t base = 0;
   size_t limit = ctx->memory / 4 < PMR__OUT_PIECE ? ctx->memory / 4
                                                   : PMR__OUT_PIECE;
   for (;;) {
@@ -132,20 +168,16 @@ int pmr_kv_write_records(pmr_kv *kv, const char *path) {
     lrc = pmr__records_fill(&src, &b, limit);
     if (lrc == PMR_ENOMEM)
       pmr__seterr(ctx, lrc, "out of memory writing '%s'", path);
+    if (!lrc && b.len > mine)
+      lrc = pmr__seterr(ctx, PMR_EINVAL,
+                        "writing '%s': the set changed while it was written",
+                        path);
     rc = pmr__agree(ctx, lrc);
     if (rc)
       break;
-    uint64_t n = b.len, before = 0, sum = 0;
-    mrc = MPI_Exscan(&n, &before, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
-    if (mrc == MPI_SUCCESS)
-      mrc = MPI_Allreduce(&n, &sum, 1, MPI_UINT64_T, MPI_SUM, ctx->comm);
-    rc = pmr__agree_mpi(ctx, mrc, "MPI_Exscan while writing records");
-    if (rc)
-      break;
-    if (ctx->rank == 0)
-      before = 0;
-    rc = pmr__out_write_at(ctx, fh, base + before, b.p, b.len, path);
-    base += sum;
+    rc = pmr__out_write_at(ctx, fh, at, b.p, b.len, path);
+    at += b.len;
+    mine -= b.len;
   }
   pmr__buf_free(&b);
   pmr__gwalk_close(&src.walk);
