@@ -9,8 +9,9 @@ ranks x 2 threads generates 20,000 records and sorts them: the output must
 equal Python's sorted() of the generated records (read back from the job
 directory), and the job's output must hold pmr-sort --check's summary with
 the count, no unsorted position, and the checksum computed here (zlib.crc32
-summed). One job whose input is not a whole number of records must fail
-with the app's one-line message naming it and leave no output.
+summed), and end with the last line naming the output. One job whose input
+is not a whole number of records must fail with the app's one-line message
+naming it and leave no output; one without INPUT must fail at once.
 """
 import os
 import shutil
@@ -34,15 +35,17 @@ def case_sort():
     with open("in/odd.dat", "wb") as f:
         f.write(b"r" * (5 * REC + 3))
     good = sj.sbatch(["-N2", "--ntasks-per-node=2", "--cpus-per-task=2", tmpl],
-                     {"RECORDS": "20000", "SEED": "9", "OUTPUT": "out/sorted.dat",
-                      "ARGS": "-m 16M"})
+                     {"INPUT": "generate", "RECORDS": "20000", "SEED": "9",
+                      "OUTPUT": "out/sorted.dat", "ARGS": "-m 16M"})
     bad = sj.sbatch(["-N1", "--ntasks-per-node=2", tmpl],
                     {"INPUT": "in/odd.dat", "OUTPUT": "out/bad.dat"})
-    recs = sj.wait_jobs(good, bad)
+    noinput = sj.sbatch(["-N1", "--ntasks=1", tmpl], {"RECORDS": "100"})
+    recs = sj.wait_jobs(good, bad, noinput)
 
     rec = recs[good][0]
     sj.expect_state(rec, "COMPLETED", "0:0")
-    inp = f"results/pmr-sort-{good}/records.dat"
+    d = sj.job_dir("pmr-sort", good)
+    inp = f"{d}/records.dat"
     check(os.path.exists(inp), f"sort.sbatch generated no {inp}")
     check(os.path.exists("out/sorted.dat"), "sort.sbatch wrote no out/sorted.dat")
     with open(inp, "rb") as f:
@@ -57,7 +60,8 @@ def case_sort():
     for line in ("records     20000", "unsorted    0", "checksum    " + csum):
         check(line in out, f"no line {line!r} in the job's output:\n{out}")
     check("peak RSS" in out or "phase" in out, f"no --stats table in the job's output:\n{out}")
-    sj.expect_record(f"results/pmr-sort-{good}/job.txt", good, 4, 2)
+    sj.expect_record(f"{d}/job.txt", good, 4, 2)
+    sj.expect_last_line(rec, "COMPLETED", "out/sorted.dat", d)
 
     rec = recs[bad][0]
     sj.expect_state(rec, "FAILED", "1:0")
@@ -66,7 +70,14 @@ def case_sort():
     check(len(lines) == 1 and "odd.dat" in lines[0],
           f"want one 'pmr-sort: ...' line naming odd.dat in the job's output:\n{out}")
     check(not os.path.exists("out/bad.dat"), "the failed job left out/bad.dat")
-    sj.expect_record(f"results/pmr-sort-{bad}/job.txt", bad, 2, 1, exit_status="1")
+    sj.expect_record(sj.job_dir("pmr-sort", bad) + "/job.txt", bad, 2, 1, exit_status="1")
+    sj.expect_last_line(rec, "FAILED")
+
+    # Without INPUT the job stops at once, saying what to set.
+    rec = recs[noinput][0]
+    sj.expect_state(rec, "FAILED", "1:0")
+    out = sj.read_text(rec["StdOut"])
+    check("INPUT is not set" in out, f"no 'INPUT is not set' in the job's output:\n{out}")
 
 
 def main():
