@@ -293,6 +293,22 @@ static void radix_vs_merge(void) {
     if (a[i].key != b[i].key || a[i].val != b[i].val)
       bad += pmr__ord_key(&a[i], &b[i], NULL) != 0;
   CHECK(bad == 0);
+  /* Keys of many lengths (with shared prefixes): the prefix radix sort. */
+  scen sv = {"radix", O_KEY, 0, 2, 0, 0};
+  pmr__buf in2 = {0};
+  make(&sv, 1, n, &in2);
+  o = 0;
+  for (size_t i = 0; i < n; i++)
+    o += pmr__wire_get_v(in2.p + o, in2.p + in2.len, 0, &a[i].key,
+                         &a[i].klen, &a[i].val, &a[i].vlen);
+  memcpy(b, a, n * sizeof *a);
+  CHECK_EQ_I(pmr__radix_recs_pfx(a, n, pmr__ord_key, NULL), 0);
+  CHECK_EQ_I(pmr__recs_sort(b, n, pmr__ord_key, NULL, false, 1), 0);
+  bad = 0;
+  for (size_t i = 0; i < n; i++)
+    bad += pmr__ord_key(&a[i], &b[i], NULL) != 0;
+  CHECK(bad == 0);
+  pmr__buf_free(&in2);
   free(a);
   free(b);
   pmr__buf_free(&in);

@@ -58,7 +58,10 @@ int pmr__recs_sort(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user,
                    bool key_order, int nt) {
   if (n < 2)
     return PMR_OK;
-  size_t w = key_order ? pmr__radix_width(a, n) : 0;
+  /* w: 1..16 the whole-key radix sort; 17 the prefix radix sort. */
+  size_t w = key_order && !pmr__radix_off ? pmr__radix_width(a, n) : 0;
+  if (key_order && !pmr__radix_off && !w)
+    w = 17;
   if (nt < 1)
     nt = 1;
   /* Parts of at least 64 Ki pairs: threads do not pay below that. */
@@ -73,7 +76,8 @@ int pmr__recs_sort(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user,
   if (nt == 1) {
     int rc = PMR_OK;
     if (w)
-      rc = pmr__radix_recs(a, n, w, cmp, user);
+      rc = w > 16 ? pmr__radix_recs_pfx(a, n, cmp, user)
+                  : pmr__radix_recs(a, n, w, cmp, user);
     else
       pmr__merge_sort(a, n, tmp, cmp, user);
     pmr__free(tmp);
@@ -93,7 +97,8 @@ int pmr__recs_sort(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user,
     size_t lo = cut[t], m = cut[t + 1] - lo;
     int r = PMR_OK;
     if (w)
-      r = pmr__radix_recs(a + lo, m, w, cmp, user);
+      r = w > 16 ? pmr__radix_recs_pfx(a + lo, m, cmp, user)
+                 : pmr__radix_recs(a + lo, m, w, cmp, user);
     else
       pmr__merge_sort(a + lo, m, tmp + lo, cmp, user);
     if (r > rc)

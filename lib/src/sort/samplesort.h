@@ -12,9 +12,10 @@
 /* ---- local sorts (recsort.c, radix.c) ---- */
 
 /* Sort `a` by (cmp, user), stably, on up to `nt` threads (parts sorted in
- * parallel, then merged). `key_order` says cmp is the key order (key bytes,
- * then value bytes): then, when every key has one length <= 16 bytes, a
- * radix sort is used. Local. Returns PMR_OK or PMR_ENOMEM (no message). */
+ * parallel, then merged). `key_order` says cmp compares key bytes first:
+ * then a radix sort is used (of the whole keys when every key has one
+ * length <= 16 bytes, else of their 8-byte prefixes, ties by cmp). Local.
+ * Returns PMR_OK or PMR_ENOMEM (no message). */
 int pmr__recs_sort(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user,
                    bool key_order, int nt);
 
@@ -24,16 +25,34 @@ extern int pmr__radix_off;
 /* Bytes of the keys when all `n` have the same length <= 16, else 0 (also
  * for n == 0 or keys of length 0). */
 size_t pmr__radix_width(const pmr__rec *a, size_t n);
-/* Radix sort (LSD over the key bytes, passes over constant bytes skipped)
- * of pairs whose keys all have `w` bytes (1..16), then pairs of equal keys
+/* Radix sort (MSD over the key bytes) of pairs whose keys all have `w` bytes (1..16), then pairs of equal keys
  * ordered by cmp. Stable. Local. Returns PMR_OK or PMR_ENOMEM. */
 int pmr__radix_recs(pmr__rec *a, size_t n, size_t w, pmr__rec_cmp cmp,
                     void *user);
+/* The same for any key lengths in an order that compares key bytes first:
+ * an MSD radix sort of the keys' 8-byte prefixes, runs of equal prefixes by
+ * cmp. */
+int pmr__radix_recs_pfx(pmr__rec *a, size_t n, pmr__rec_cmp cmp, void *user);
 /* The same for an index of wire-format pairs: off[i] is where pair i
- * starts in `data` (values `vsize` bytes, or ragged). */
+ * starts in `data` (values `vsize` bytes, or ragged); prefix (may be NULL)
+ * gets each sorted pair's first 8 key bytes as a big-endian word (zero
+ * padded), so a caller that caches them reads no key again. */
 int pmr__radix_offsets(const unsigned char *data, size_t len, size_t vsize,
-                       uint64_t *off, size_t n, size_t w, pmr__rec_cmp cmp,
-                       void *user);
+                       uint64_t *off, uint64_t *prefix, size_t n, size_t w,
+                       pmr__rec_cmp cmp, void *user);
+
+/* An index entry: a pair's first 8 key bytes as a big-endian word (zero
+ * padded) and where the pair starts. */
+typedef struct pmr__pfx {
+  uint64_t prefix, off;
+} pmr__pfx;
+/* Sort index entries of wire-format pairs in `data` by an order that
+ * compares key bytes first (pmr__rec_cmp_key and the sorter's numeric value
+ * orders): an MSD radix sort of the prefixes, then each run of equal
+ * prefixes by cmp. Any key lengths; no key is read unless its prefix ties.
+ * Local. Returns PMR_OK or PMR_ENOMEM. */
+int pmr__radix_pfx(pmr__pfx *e, size_t n, const unsigned char *data,
+                   size_t len, size_t vsize, pmr__rec_cmp cmp, void *user);
 
 /* ---- the sample sort (samplesort.c) ---- */
 

@@ -212,28 +212,24 @@ static void pmr__insertion(const pmr__sorter *s, pmr__sidx *a, size_t n) {
   }
 }
 
-/* Keys of one width <= 16 bytes in the key order: the radix sort of the
- * offsets (sort/radix.c) instead of the merge sort. *done says it ran. */
+/* Orders that compare key bytes first: the radix sort of the cached
+ * prefixes (sort/radix.c), runs of equal prefixes by the order, instead of
+ * the merge sort. *done says it ran. */
+_Static_assert(sizeof(pmr__sidx) == sizeof(pmr__pfx), "index entry layout");
 static int pmr__sorter_radix(pmr__sorter *s, bool *done) {
-  size_t n = s->n, w = n ? s->data.p[s->ix[0].off] : 0;
+  size_t n = s->n;
   *done = false;
-  if (pmr__radix_off || s->cmp != pmr__rec_cmp_key || n < 2 || w == 0 ||
-      w > 16)
+  if (pmr__radix_off || !s->key_first || n < 2)
     return PMR_OK;
-  for (size_t i = 1; i < n; i++)
-    if (s->data.p[s->ix[i].off] != w)
-      return PMR_OK;
-  uint64_t *off = pmr__malloc(n * sizeof *off);
-  if (!off)
+  pmr__pfx *e = pmr__malloc(n * sizeof *e);
+  if (!e)
     return pmr__sorter_err(s, PMR_ENOMEM, "out of memory sorting");
-  for (size_t i = 0; i < n; i++)
-    off[i] = s->ix[i].off;
-  int rc = pmr__radix_offsets(s->data.p, s->data.len, s->vsize, off, n, w,
-                              s->cmp, s->cmp_user);
+  memcpy(e, s->ix, n * sizeof *e);
+  int rc = pmr__radix_pfx(e, n, s->data.p, s->data.len, s->vsize, s->cmp,
+                          s->cmp_user);
   if (!rc)
-    for (size_t i = 0; i < n; i++)
-      s->ix[i] = (pmr__sidx){pmr__prefix(s->data.p + off[i] + 1, w), off[i]};
-  pmr__free(off);
+    memcpy(s->ix, e, n * sizeof *e);
+  pmr__free(e);
   if (rc)
     return pmr__sorter_err(s, rc, "out of memory sorting");
   *done = true;
