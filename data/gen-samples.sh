@@ -17,3 +17,5 @@ $gen signal -n 4096 --phi 0.9 -S 2 -o "$dir/ar1.h5"
 $gen numbers -n 2000 --dist lognormal --mean 1 --std 0.5 -S 3 -o "$dir/lognormal.h5"
 # A small Zipf corpus (for pmr-wordcount), 8 KiB.
 $gen text -s 8K -V 2000 -S 4 -o "$dir/zipf.txt"
+# 100 records in the TeraSort / gensort layout (for pmr-sort), 10 KB.
+$gen records -n 100 -S 5 -o "$dir/records.dat"

@@ -2,6 +2,7 @@
 #ifndef PMR_GEN_H
 #define PMR_GEN_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,7 +12,8 @@ typedef enum gen_kind {
   GEN_TEXT = 0,
   GEN_POINTS,
   GEN_SIGNAL,
-  GEN_NUMBERS
+  GEN_NUMBERS,
+  GEN_RECORDS
 } gen_kind;
 
 typedef enum gen_dist {
@@ -90,5 +92,50 @@ typedef struct gen_text_stats {
 int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
                    size_t memory, int threads, gen_progress_fn progress,
                    void *user, gen_text_stats *st, char *msg, size_t msglen);
+
+/* --- files written by MPI-IO (out.c) ------------------------------------ */
+
+/* Agree on the worst code over `comm`; the lowest rank with that code sends
+ * its message (in msg) to every rank. Returns the agreed code. */
+int gen_agree(MPI_Comm comm, int rc, char *msg, size_t msglen);
+/* A PMR_E* code and a message "cannot WHAT 'PATH': ..." for an MPI error;
+ * 0 for MPI_SUCCESS. */
+int gen_mpi_code(int mrc, const char *what, const char *path, char *msg,
+                 size_t msglen);
+
+/* An output file under a temporary name in the directory of its final
+ * name. */
+typedef struct gen_file {
+  MPI_File fh;
+  char tmp[PATH_MAX];
+  int have_tmp;
+} gen_file;
+/* Collective: create the temporary file and open it on every rank for
+ * MPI-IO (f->fh). Returns 0 or a PMR_E* code (agreed) with a message. */
+int gen_file_open(gen_file *f, MPI_Comm comm, const char *path, char *msg,
+                  size_t msglen);
+/* Collective: close the file; when `rc` is 0 everywhere (and the close
+ * worked) rename it to `path`, else remove it. Returns the agreed code. */
+int gen_file_close(gen_file *f, MPI_Comm comm, int rc, const char *path,
+                   char *msg, size_t msglen);
+
+/* --- records (records.c) ------------------------------------------------ */
+
+/* Bytes of a record, and of its key at the front. */
+#define GEN_RECORD_SIZE 100
+#define GEN_RECORD_KEY 10
+
+/* Record `i` of `seed` into out[0 .. GEN_RECORD_SIZE). Thread-safe. */
+void gen_record(uint64_t seed, uint64_t i, unsigned char *out);
+
+/* Write o->n records to `path` by MPI-IO, rank r the records
+ * [gen_split(n, r, size), gen_split(n, r + 1, size)), in rounds whose
+ * buffers take at most half of `memory`; published under `path` only when
+ * complete. Collective; returns 0 or a PMR_E* code (agreed) with a message
+ * in msg. st->bytes is this rank's, st->lines its records. */
+int gen_records_write(const gen_opts *o, MPI_Comm comm, const char *path,
+                      size_t memory, int threads, gen_progress_fn progress,
+                      void *user, gen_text_stats *st, char *msg,
+                      size_t msglen);
 
 #endif

@@ -4,11 +4,13 @@
  *   mpirun -np 4 pmr-gen points -n 10M -d 3 -k 100 -o blobs.h5
  *   mpirun -np 4 pmr-gen signal -n 1G --phi 0.95 -o ar1.h5
  *   mpirun -np 4 pmr-gen numbers -n 1G --dist lognormal -o x.h5
+ *   mpirun -np 4 pmr-gen records -n 10M -o records.dat
  *
  * Every value is a function of the seed and its index alone (counter-based
  * random numbers, rng.h), so the output is the same, bit for bit, at any
  * rank and thread count. Arrays go to HDF5 with each rank writing its
- * contiguous rows; text is written by MPI-IO, each rank its part. */
+ * contiguous rows; text and records are written by MPI-IO, each rank its
+ * part. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -99,7 +101,9 @@ static const struct option gen_longopts[] = {
     {"phases", required_argument, NULL, OPT_PHASES},
     {0}};
 
-static const char *const kind_names[] = {"text", "points", "signal", "numbers"};
+static const char *const kind_names[] = {"text", "points", "signal",
+                                         "numbers", "records"};
+#define NKINDS 5
 static const char *const dist_names[] = {"uniform", "normal", "lognormal",
                                          "integers"};
 
@@ -317,22 +321,23 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
 static int gen_check(pmr_cli *cli, gen_cli *g) {
   gen_opts *o = &g->o;
   if (cli->ninputs == 0) {
-    pmr_cli_error(cli, "no KIND: give text, points, signal or numbers (see "
-                       "--help)");
+    pmr_cli_error(cli, "no KIND: give text, points, signal, numbers or "
+                       "records (see --help)");
     return PMR_CLI_USAGE;
   }
   if (cli->ninputs != 1) {
     pmr_cli_error(cli,
-                  "give one KIND (text, points, signal or numbers), "
+                  "give one KIND (text, points, signal, numbers or "
+                  "records), "
                   "not %d arguments (see --help)",
                   cli->ninputs);
     return PMR_CLI_USAGE;
   }
-  int k = pick(cli->inputs[0], kind_names, 4);
+  int k = pick(cli->inputs[0], kind_names, NKINDS);
   if (k < 0) {
     pmr_cli_error(cli,
-                  "unknown KIND '%s': use text, points, signal or "
-                  "numbers (see --help)",
+                  "unknown KIND '%s': use text, points, signal, "
+                  "numbers or records (see --help)",
                   cli->inputs[0]);
     return PMR_CLI_USAGE;
   }
@@ -345,7 +350,8 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
       {GIVEN_VOCAB, "--vocab", 1 << GEN_TEXT},
       {GIVEN_EXPONENT, "--exponent", 1 << GEN_TEXT},
       {GIVEN_COUNT, "--count",
-       1 << GEN_POINTS | 1 << GEN_SIGNAL | 1 << GEN_NUMBERS},
+       1 << GEN_POINTS | 1 << GEN_SIGNAL | 1 << GEN_NUMBERS |
+           1 << GEN_RECORDS},
       {GIVEN_DIM, "--dim", 1 << GEN_POINTS},
       {GIVEN_K, "--centres", 1 << GEN_POINTS},
       {GIVEN_SPREAD, "--spread", 1 << GEN_POINTS},
@@ -479,7 +485,8 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
       o->bytes = (uint64_t)256 << 20;
     return 0;
   }
-  uint64_t row = o->kind == GEN_POINTS ? 8 * o->dim
+  uint64_t row = o->kind == GEN_POINTS    ? 8 * o->dim
+                 : o->kind == GEN_RECORDS ? GEN_RECORD_SIZE
                  : o->kind == GEN_NUMBERS &&
                          (o->type == PMR_FLOAT32 || o->type == PMR_INT32)
                      ? 4
@@ -493,19 +500,26 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
     if (o->n == 0) {
       pmr_cli_error(cli, "--size %llu holds no %s of %llu bytes (see --help)",
                     (unsigned long long)o->bytes,
-                    o->kind == GEN_POINTS ? "row" : "element",
+                    o->kind == GEN_POINTS    ? "row"
+                    : o->kind == GEN_RECORDS ? "record"
+                                             : "element",
                     (unsigned long long)row);
       return PMR_CLI_USAGE;
     }
   } else if (!(g->given & GIVEN_COUNT)) {
     pmr_cli_error(cli, "%s needs --count N (%s) or --size BYTES (see --help)",
-                  kind_names[k], o->kind == GEN_POINTS ? "rows" : "elements");
+                  kind_names[k],
+                  o->kind == GEN_POINTS    ? "rows"
+                  : o->kind == GEN_RECORDS ? "records"
+                                           : "elements");
     return PMR_CLI_USAGE;
   }
   if (o->n > (((uint64_t)1 << 62) / row)) {
     pmr_cli_error(cli, "%llu %s of %llu bytes is too large (see --help)",
                   (unsigned long long)o->n,
-                  o->kind == GEN_POINTS ? "rows" : "elements",
+                  o->kind == GEN_POINTS    ? "rows"
+                  : o->kind == GEN_RECORDS ? "records"
+                                           : "elements",
                   (unsigned long long)row);
     return PMR_CLI_USAGE;
   }
@@ -574,7 +588,10 @@ static void print_stats(pmr_ctx *ctx, const gen_opts *o, double gen_s,
   if (o->kind == GEN_TEXT)
     fprintf(stderr, "lines            %llu\n", (unsigned long long)all[1]);
   else
-    fprintf(stderr, "%-16s %llu\n", o->kind == GEN_POINTS ? "rows" : "elements",
+    fprintf(stderr, "%-16s %llu\n",
+            o->kind == GEN_POINTS    ? "rows"
+            : o->kind == GEN_RECORDS ? "records"
+                                     : "elements",
             (unsigned long long)o->n);
   double secs = vmax[0] + vmax[1];
   fprintf(stderr, "rate             %.1f MB/s\n",
@@ -846,13 +863,19 @@ int main(int argc, char **argv) {
           "  signal   an AR(1) series or a sum of sines plus noise: /signal "
           "float64 [n]\n"
           "  numbers  uniform, normal or lognormal floats, or uniform "
-          "integers: /numbers [n]",
+          "integers: /numbers [n]\n"
+          "  records  100-byte records in the TeraSort (gensort) layout, "
+          "for pmr-sort:\n"
+          "           a random 10-byte key, then the row id and filler "
+          "(raw file)",
       .options_help =
           "  -s, --size SIZE      text: the file's exact size in bytes "
           "(default 256M);\n"
-          "                       arrays: bytes of data, instead of --count\n"
-          "  -n, --count N        arrays: elements (points: rows); K, M, G "
-          "are binary\n"
+          "                       arrays, records: bytes of data, instead "
+          "of --count\n"
+          "  -n, --count N        arrays: elements (points: rows); records: "
+          "records;\n"
+          "                       K, M, G are binary\n"
           "  -S, --seed SEED      0 .. 2^63-1 (default 42)\n"
           " text:\n"
           "  -V, --vocab N        distinct words (default 200000)\n"
@@ -924,6 +947,14 @@ int main(int argc, char **argv) {
                         pmr_ctx_memory(ctx), pmr_ctx_threads(ctx),
                         show && cli.rank == 0 ? gen_progress : NULL, &cli, &st,
                         msg, sizeof msg);
+    res = (run_result){st.gen_seconds, st.write_seconds, st.bytes, st.lines};
+  } else if (g.o.kind == GEN_RECORDS) {
+    int show = cli.progress > 0 || (cli.progress < 0 && isatty(2));
+    gen_text_stats st;
+    rc = gen_records_write(&g.o, pmr_ctx_comm(ctx), cli.output,
+                           pmr_ctx_memory(ctx), pmr_ctx_threads(ctx),
+                           show && cli.rank == 0 ? gen_progress : NULL, &cli,
+                           &st, msg, sizeof msg);
     res = (run_result){st.gen_seconds, st.write_seconds, st.bytes, st.lines};
   } else {
     rc = run_arrays(ctx, &cli, &g.o, &res, msg, sizeof msg);

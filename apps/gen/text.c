@@ -19,14 +19,11 @@
 #include "gen.h"
 #include "rng.h"
 
-#include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define MIN_LEN 2
 #define MAX_LEN 12
@@ -247,49 +244,6 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int mpi_code(int mrc, const char *what, const char *path, char *msg,
-                    size_t msglen) {
-  if (mrc == MPI_SUCCESS)
-    return 0;
-  char es[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(mrc, es, &len);
-  snprintf(msg, msglen, "cannot %s '%s': %s", what, path, es);
-  int cls = 0;
-  MPI_Error_class(mrc, &cls);
-  switch (cls) {
-  case MPI_ERR_NO_SPACE:
-  case MPI_ERR_QUOTA:
-  case MPI_ERR_IO:
-    return PMR_EIO;
-  case MPI_ERR_ACCESS:
-  case MPI_ERR_READ_ONLY:
-    return PMR_EACCES;
-  case MPI_ERR_NO_SUCH_FILE:
-    return PMR_ENOENT;
-  default:
-    return PMR_EIO;
-  }
-}
-
-/* Agree on the worst code; the rank that failed first (lowest rank with the
- * largest code) sends its message to every rank. */
-static int agree(MPI_Comm comm, int rc, char *msg, size_t msglen) {
-  int rank, in[2], out[2];
-  MPI_Comm_rank(comm, &rank);
-  in[0] = rc;
-  in[1] = rank; /* ties go to the lowest rank */
-  MPI_Allreduce(in, out, 1, MPI_2INT, MPI_MAXLOC, comm);
-  if (!out[0])
-    return 0;
-  int from = out[1];
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", rank == from ? msg : "");
-  MPI_Bcast(buf, (int)sizeof buf, MPI_CHAR, from, comm);
-  snprintf(msg, msglen, "%s", buf);
-  return out[0];
-}
-
 int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
                    size_t memory, int threads, gen_progress_fn progress,
                    void *user, gen_text_stats *st, char *msg, size_t msglen) {
@@ -322,43 +276,11 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
              "words and a buffer of %llu MiB",
              (unsigned long long)o->vocab,
              (unsigned long long)(kmax * BLOCK_MAX >> 20));
-  rc = agree(comm, rc, msg, msglen);
+  rc = gen_agree(comm, rc, msg, msglen);
 
-  /* The temporary name, next to the final one (rank 0 picks it). */
-  char tmp[PATH_MAX] = "";
-  if (!rc && rank == 0) {
-    char *c1 = strdup(path), *c2 = strdup(path);
-    if (c1 && c2) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      int len = snprintf(tmp, sizeof tmp, "%s/.%s.pmr-%ld-%lx.tmp", dirname(c1),
-                         basename(c2), (long)getpid(),
-                         (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
-      if (len < 0 || (size_t)len >= sizeof tmp) {
-        rc = PMR_EINVAL;
-        snprintf(msg, msglen, "cannot create '%s': name too long", path);
-      }
-    } else {
-      rc = PMR_ENOMEM;
-      snprintf(msg, msglen, "out of memory");
-    }
-    free(c1), free(c2);
-  }
-  rc = agree(comm, rc, msg, msglen);
-  MPI_File fh = MPI_FILE_NULL;
-  int have_tmp = 0; /* the same on every rank */
-  if (!rc) {
-    MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, comm);
-    have_tmp = 1;
-    rc = mpi_code(
-        MPI_File_open(comm, tmp,
-                      MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_WRONLY,
-                      MPI_INFO_NULL, &fh),
-        "create", path, msg, msglen);
-    rc = agree(comm, rc, msg, msglen);
-    if (rc)
-      fh = MPI_FILE_NULL;
-  }
+  gen_file f = {.fh = MPI_FILE_NULL};
+  if (!rc)
+    rc = gen_file_open(&f, comm, path, msg, msglen);
   st->gen_seconds = now() - t0;
 
   /* Rounds: rank r generates blocks [base + r*k, base + (r+1)*k). k is
@@ -391,7 +313,7 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
       mylen += blen[b];
     }
     free(blen);
-    rc = agree(comm, rc, msg, msglen);
+    rc = gen_agree(comm, rc, msg, msglen);
     if (rc)
       break;
     MPI_Allgather(&mylen, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, comm);
@@ -411,10 +333,10 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
     double t2 = now();
     st->gen_seconds += t2 - t1;
     MPI_Status mst;
-    rc = mpi_code(MPI_File_write_at_all(fh, (MPI_Offset)off, buf, (int)wlen,
+    rc = gen_mpi_code(MPI_File_write_at_all(f.fh, (MPI_Offset)off, buf, (int)wlen,
                                         MPI_CHAR, &mst),
                   "write", path, msg, msglen);
-    rc = agree(comm, rc, msg, msglen);
+    rc = gen_agree(comm, rc, msg, msglen);
     st->write_seconds += now() - t2;
     st->bytes += wlen;
     for (const char *p = buf, *e = buf + wlen;
@@ -427,25 +349,7 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
   }
 
   double t3 = now();
-  if (fh != MPI_FILE_NULL) {
-    int crc = mpi_code(MPI_File_close(&fh), "write", path, msg, msglen);
-    rc = agree(comm, rc ? rc : crc, msg, msglen);
-  }
-  if (have_tmp && rank == 0) {
-    if (rc) {
-      unlink(tmp);
-    } else if (rename(tmp, path) != 0) {
-      int e = errno;
-      rc = e == EACCES || e == EPERM ? PMR_EACCES
-           : e == EISDIR             ? PMR_EISDIR
-                                     : PMR_EIO;
-      snprintf(msg, msglen, "cannot rename '%s' to '%s': %s", tmp, path,
-               strerror(e));
-      unlink(tmp);
-    }
-  }
-  if (have_tmp)
-    rc = agree(comm, rc, msg, msglen);
+  rc = gen_file_close(&f, comm, rc, path, msg, msglen);
   st->write_seconds += now() - t3;
   free(buf);
   free(al);

@@ -1019,6 +1019,24 @@ PMR_EXTERN int pmr_h5out_close(pmr_h5out **w, int commit);
  * Collective. Returns as pmr_kv_write_h5 (PMR_EIO for MPI-IO failures). */
 PMR_EXTERN int pmr_kv_write_text(pmr_kv *kv, const char *path);
 
+/* Write the set's pairs as raw records: each pair as its key bytes
+ * immediately followed by its value bytes, with no separator or framing,
+ * to one file, each rank its part by MPI-IO (rank 0's pairs first, then
+ * rank 1's, ...), each rank's pairs in the order it visits them: a group
+ * set's in key order, so a globally sorted group set (pmr_kv_sort) gives a
+ * globally sorted file, e.g. the output of a TeraSort of 10-byte keys and
+ * 90-byte values. A hash set's pairs in no particular order. Dense sets:
+ * PMR_EINVAL. Each rank first counts its bytes (one pass over its pairs,
+ * reading spilled pairs back) to know where its part starts, then writes
+ * in rounds whose buffers take at most a quarter of the memory budget,
+ * under a temporary name in the same directory, renamed to
+ * `path` only when complete (nothing is left under either name on error);
+ * an existing file at `path` is replaced.
+ * Collective. Thread safety: the MPI thread. Returns PMR_OK, PMR_EINVAL,
+ * PMR_ESTATE (set not reduced or sorted), PMR_ENOENT, PMR_EACCES,
+ * PMR_EISDIR, PMR_EIO, PMR_ENOMEM, PMR_EMPI. Agreed. */
+PMR_EXTERN int pmr_kv_write_records(pmr_kv *kv, const char *path);
+
 /* Check that `path` can be created as an output (its directory exists and
  * is writable, and it is not a directory) before long work starts. Rank 0
  * checks, by creating and removing a probe file there; the outcome is

@@ -1,7 +1,8 @@
 /* Output: results appear under their final name only when complete
  * (commit.c: temporary name in the same directory, then rename), as HDF5
  * (h5.c: the ragged key/value layout and dense datasets, with attributes
- * from pmr_meta) or text (text.c, by MPI-IO). Depends on base, kv. */
+ * from pmr_meta), text (text.c, by MPI-IO) or raw records (records.c, by
+ * MPI-IO). Depends on base, kv. */
 #ifndef PMR_OUT_H
 #define PMR_OUT_H
 
@@ -28,6 +29,12 @@ int pmr__out_reserve(pmr_ctx *ctx, const char *tmp, const char *path,
                      uint64_t bytes, bool probe);
 /* Collective: whether any rank's iterator has pairs left (*more), agreed. */
 int pmr__any_left(pmr_ctx *ctx, pmr__kv_iter *c, int *more);
+/* Collective: write this rank's `n` bytes at offset `at` of `fh` (the
+ * output `path`, for messages) in pieces of at most PMR__OUT_PIECE bytes
+ * that every rank takes part in; byte counts checked. Agreed. */
+#define PMR__OUT_PIECE ((size_t)1 << 30)
+int pmr__out_write_at(pmr_ctx *ctx, MPI_File fh, uint64_t at,
+                      const unsigned char *buf, size_t n, const char *path);
 /* Rank 0: copy file `from` to the (existing, empty) file `to`. Local. */
 int pmr__copy_file(pmr_ctx *ctx, const char *from, const char *to);
 

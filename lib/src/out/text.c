@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define PMR__TEXT_PIECE ((size_t)1 << 30)
-
 static size_t pmr__fmt_i64(char *p, int64_t v) {
   char tmp[24];
   size_t n = 0;
@@ -100,7 +98,7 @@ static int pmr__text_write(pmr_ctx *ctx, int fd, uint64_t at,
                            const char *path) {
   char eb[128];
   while (n) {
-    size_t want = n < PMR__TEXT_PIECE ? n : PMR__TEXT_PIECE;
+    size_t want = n < PMR__OUT_PIECE ? n : PMR__OUT_PIECE;
     ssize_t k = pwrite(fd, buf, want, (off_t)at);
     if (k < 0 && errno == EINTR)
       continue;
@@ -114,6 +112,38 @@ static int pmr__text_write(pmr_ctx *ctx, int fd, uint64_t at,
     at += (uint64_t)k;
   }
   return PMR_OK;
+}
+
+int pmr__out_write_at(pmr_ctx *ctx, MPI_File fh, uint64_t at,
+                      const unsigned char *buf, size_t n, const char *path) {
+  uint64_t mine = (n + PMR__OUT_PIECE - 1) / PMR__OUT_PIECE, pieces = 0;
+  int rc = pmr__agree_mpi(ctx,
+                          MPI_Allreduce(&mine, &pieces, 1, MPI_UINT64_T,
+                                        MPI_MAX, ctx->comm),
+                          "MPI_Allreduce while writing");
+  for (uint64_t k = 0; !rc && k < pieces; k++) {
+    size_t off = (size_t)k * PMR__OUT_PIECE;
+    size_t len = off < n ? (n - off < PMR__OUT_PIECE ? n - off
+                                                     : PMR__OUT_PIECE)
+                         : 0;
+    MPI_Status st;
+    int mrc = MPI_File_write_at_all(fh, (MPI_Offset)(at + off),
+                                    len ? buf + off : buf, (int)len,
+                                    MPI_BYTE, &st);
+    int lrc = PMR_OK;
+    if (mrc != MPI_SUCCESS) {
+      lrc = pmr__mpierr(ctx, mrc, "cannot write the output");
+    } else {
+      int got = 0;
+      MPI_Get_count(&st, MPI_BYTE, &got);
+      if (got != (int)len)
+        lrc = pmr__seterr(ctx, PMR_EIO,
+                          "cannot write '%s': %d of %zu bytes written", path,
+                          got, len);
+    }
+    rc = pmr__agree(ctx, lrc ? PMR_EIO : PMR_OK);
+  }
+  return rc;
 }
 
 int pmr_kv_write_text(pmr_kv *kv, const char *path) {
@@ -170,8 +200,8 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
     cur.pos = SIZE_MAX;
   pmr__buf b = {0};
   uint64_t base = 0;
-  size_t limit = ctx->memory / 4 < PMR__TEXT_PIECE ? ctx->memory / 4
-                                                   : PMR__TEXT_PIECE;
+  size_t limit = ctx->memory / 4 < PMR__OUT_PIECE ? ctx->memory / 4
+                                                   : PMR__OUT_PIECE;
   int more = 1;
   while (!rc) {
     rc = pmr__any_left(ctx, &cur, &more);
