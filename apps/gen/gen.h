@@ -2,6 +2,7 @@
 #ifndef PMR_GEN_H
 #define PMR_GEN_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,7 +12,8 @@ typedef enum gen_kind {
   GEN_TEXT = 0,
   GEN_POINTS,
   GEN_SIGNAL,
-  GEN_NUMBERS
+  GEN_NUMBERS,
+  GEN_GRAPH
 } gen_kind;
 
 typedef enum gen_dist {
@@ -47,6 +49,10 @@ typedef struct gen_opts {
   double phi, sigma;
   int nsines;
   double freq[GEN_MAX_SINES], amp[GEN_MAX_SINES], phase[GEN_MAX_SINES];
+  /* graph: 2^scale vertices, edge_factor x 2^scale edges (n = edges) */
+  int scale;
+  uint64_t edge_factor;
+  int text; /* graph: "src dst" lines instead of HDF5 */
 } gen_opts;
 
 /* Elements per AR(1) block (see gen_signal_fill): part of the definition of
@@ -90,5 +96,44 @@ typedef struct gen_text_stats {
 int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
                    size_t memory, int threads, gen_progress_fn progress,
                    void *user, gen_text_stats *st, char *msg, size_t msglen);
+
+/* --- MPI-IO output published by rename (text.c) --------------------------- */
+
+/* Agree on the worst code over `comm`; the message of the lowest rank with
+ * that code is copied to every rank. Returns the agreed code. */
+int gen_agree(MPI_Comm comm, int rc, char *msg, size_t msglen);
+
+/* A file being written by every rank of `comm` under a temporary name in
+ * the directory of its final name. */
+typedef struct gen_file {
+  MPI_File fh;
+  char tmp[PATH_MAX];
+  int have_tmp;
+} gen_file;
+/* Create the temporary file (collective, agreed). */
+int gen_file_open(MPI_Comm comm, const char *path, gen_file *f, char *msg,
+                  size_t msglen);
+/* Write `len` (< 2^31) bytes at `off` (collective, agreed). */
+int gen_file_write(MPI_Comm comm, const char *path, gen_file *f, uint64_t off,
+                   const char *buf, uint64_t len, char *msg, size_t msglen);
+/* Close it and, when rc is 0, rename it to `path`; else remove it.
+ * Collective; returns the agreed outcome. */
+int gen_file_close(MPI_Comm comm, const char *path, gen_file *f, int rc,
+                   char *msg, size_t msglen);
+
+/* --- R-MAT graphs (graph.c) ---------------------------------------------- */
+
+/* Edges [lo, hi) as (src, dst) int64 pairs into out[2 * (hi - lo)], with
+ * `threads` threads. Not collective. */
+void gen_graph_fill(const gen_opts *o, uint64_t lo, uint64_t hi, int64_t *out,
+                    int threads);
+
+/* Write the edges as "src dst" lines to `path` by MPI-IO, published when
+ * complete. Collective; returns 0 or a PMR_E* code (agreed), message in
+ * msg. */
+int gen_graph_write_text(const gen_opts *o, MPI_Comm comm, const char *path,
+                         size_t memory, int threads, gen_progress_fn progress,
+                         void *user, gen_text_stats *st, char *msg,
+                         size_t msglen);
 
 #endif

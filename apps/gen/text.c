@@ -274,7 +274,7 @@ static int mpi_code(int mrc, const char *what, const char *path, char *msg,
 
 /* Agree on the worst code; the rank that failed first (lowest rank with the
  * largest code) sends its message to every rank. */
-static int agree(MPI_Comm comm, int rc, char *msg, size_t msglen) {
+int gen_agree(MPI_Comm comm, int rc, char *msg, size_t msglen) {
   int rank, in[2], out[2];
   MPI_Comm_rank(comm, &rank);
   in[0] = rc;
@@ -288,6 +288,83 @@ static int agree(MPI_Comm comm, int rc, char *msg, size_t msglen) {
   MPI_Bcast(buf, (int)sizeof buf, MPI_CHAR, from, comm);
   snprintf(msg, msglen, "%s", buf);
   return out[0];
+}
+
+int gen_file_open(MPI_Comm comm, const char *path, gen_file *f, char *msg,
+                  size_t msglen) {
+  int rank, rc = 0;
+  MPI_Comm_rank(comm, &rank);
+  f->fh = MPI_FILE_NULL;
+  f->have_tmp = 0;
+  f->tmp[0] = '\0';
+  /* The temporary name, next to the final one (rank 0 picks it). */
+  if (rank == 0) {
+    char *c1 = strdup(path), *c2 = strdup(path);
+    if (c1 && c2) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      int len = snprintf(f->tmp, sizeof f->tmp, "%s/.%s.pmr-%ld-%lx.tmp",
+                         dirname(c1), basename(c2), (long)getpid(),
+                         (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
+      if (len < 0 || (size_t)len >= sizeof f->tmp) {
+        rc = PMR_EINVAL;
+        snprintf(msg, msglen, "cannot create '%s': name too long", path);
+      }
+    } else {
+      rc = PMR_ENOMEM;
+      snprintf(msg, msglen, "out of memory");
+    }
+    free(c1), free(c2);
+  }
+  rc = gen_agree(comm, rc, msg, msglen);
+  if (rc)
+    return rc;
+  MPI_Bcast(f->tmp, (int)sizeof f->tmp, MPI_CHAR, 0, comm);
+  f->have_tmp = 1;
+  rc = mpi_code(MPI_File_open(comm, f->tmp,
+                              MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_WRONLY,
+                              MPI_INFO_NULL, &f->fh),
+                "create", path, msg, msglen);
+  rc = gen_agree(comm, rc, msg, msglen);
+  if (rc)
+    f->fh = MPI_FILE_NULL;
+  return rc;
+}
+
+int gen_file_close(MPI_Comm comm, const char *path, gen_file *f, int rc,
+                   char *msg, size_t msglen) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (f->fh != MPI_FILE_NULL) {
+    int crc = mpi_code(MPI_File_close(&f->fh), "write", path, msg, msglen);
+    rc = gen_agree(comm, rc ? rc : crc, msg, msglen);
+  }
+  if (f->have_tmp && rank == 0) {
+    if (rc) {
+      unlink(f->tmp);
+    } else if (rename(f->tmp, path) != 0) {
+      int e = errno;
+      rc = e == EACCES || e == EPERM ? PMR_EACCES
+           : e == EISDIR             ? PMR_EISDIR
+                                     : PMR_EIO;
+      snprintf(msg, msglen, "cannot rename '%s' to '%s': %s", f->tmp, path,
+               strerror(e));
+      unlink(f->tmp);
+    }
+  }
+  if (f->have_tmp)
+    rc = gen_agree(comm, rc, msg, msglen);
+  f->have_tmp = 0;
+  return rc;
+}
+
+int gen_file_write(MPI_Comm comm, const char *path, gen_file *f, uint64_t off,
+                   const char *buf, uint64_t len, char *msg, size_t msglen) {
+  MPI_Status mst;
+  int rc = mpi_code(MPI_File_write_at_all(f->fh, (MPI_Offset)off, buf, (int)len,
+                                          MPI_CHAR, &mst),
+                    "write", path, msg, msglen);
+  return gen_agree(comm, rc, msg, msglen);
 }
 
 int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
@@ -322,43 +399,11 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
              "words and a buffer of %llu MiB",
              (unsigned long long)o->vocab,
              (unsigned long long)(kmax * BLOCK_MAX >> 20));
-  rc = agree(comm, rc, msg, msglen);
+  rc = gen_agree(comm, rc, msg, msglen);
 
-  /* The temporary name, next to the final one (rank 0 picks it). */
-  char tmp[PATH_MAX] = "";
-  if (!rc && rank == 0) {
-    char *c1 = strdup(path), *c2 = strdup(path);
-    if (c1 && c2) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      int len = snprintf(tmp, sizeof tmp, "%s/.%s.pmr-%ld-%lx.tmp", dirname(c1),
-                         basename(c2), (long)getpid(),
-                         (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
-      if (len < 0 || (size_t)len >= sizeof tmp) {
-        rc = PMR_EINVAL;
-        snprintf(msg, msglen, "cannot create '%s': name too long", path);
-      }
-    } else {
-      rc = PMR_ENOMEM;
-      snprintf(msg, msglen, "out of memory");
-    }
-    free(c1), free(c2);
-  }
-  rc = agree(comm, rc, msg, msglen);
-  MPI_File fh = MPI_FILE_NULL;
-  int have_tmp = 0; /* the same on every rank */
-  if (!rc) {
-    MPI_Bcast(tmp, (int)sizeof tmp, MPI_CHAR, 0, comm);
-    have_tmp = 1;
-    rc = mpi_code(
-        MPI_File_open(comm, tmp,
-                      MPI_MODE_CREATE | MPI_MODE_EXCL | MPI_MODE_WRONLY,
-                      MPI_INFO_NULL, &fh),
-        "create", path, msg, msglen);
-    rc = agree(comm, rc, msg, msglen);
-    if (rc)
-      fh = MPI_FILE_NULL;
-  }
+  gen_file f = {.fh = MPI_FILE_NULL};
+  if (!rc)
+    rc = gen_file_open(comm, path, &f, msg, msglen);
   st->gen_seconds = now() - t0;
 
   /* Rounds: rank r generates blocks [base + r*k, base + (r+1)*k). k is
@@ -391,7 +436,7 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
       mylen += blen[b];
     }
     free(blen);
-    rc = agree(comm, rc, msg, msglen);
+    rc = gen_agree(comm, rc, msg, msglen);
     if (rc)
       break;
     MPI_Allgather(&mylen, 1, MPI_UINT64_T, lens, 1, MPI_UINT64_T, comm);
@@ -410,11 +455,7 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
     }
     double t2 = now();
     st->gen_seconds += t2 - t1;
-    MPI_Status mst;
-    rc = mpi_code(MPI_File_write_at_all(fh, (MPI_Offset)off, buf, (int)wlen,
-                                        MPI_CHAR, &mst),
-                  "write", path, msg, msglen);
-    rc = agree(comm, rc, msg, msglen);
+    rc = gen_file_write(comm, path, &f, off, buf, wlen, msg, msglen);
     st->write_seconds += now() - t2;
     st->bytes += wlen;
     for (const char *p = buf, *e = buf + wlen;
@@ -427,25 +468,7 @@ int gen_text_write(const gen_opts *o, MPI_Comm comm, const char *path,
   }
 
   double t3 = now();
-  if (fh != MPI_FILE_NULL) {
-    int crc = mpi_code(MPI_File_close(&fh), "write", path, msg, msglen);
-    rc = agree(comm, rc ? rc : crc, msg, msglen);
-  }
-  if (have_tmp && rank == 0) {
-    if (rc) {
-      unlink(tmp);
-    } else if (rename(tmp, path) != 0) {
-      int e = errno;
-      rc = e == EACCES || e == EPERM ? PMR_EACCES
-           : e == EISDIR             ? PMR_EISDIR
-                                     : PMR_EIO;
-      snprintf(msg, msglen, "cannot rename '%s' to '%s': %s", tmp, path,
-               strerror(e));
-      unlink(tmp);
-    }
-  }
-  if (have_tmp)
-    rc = agree(comm, rc, msg, msglen);
+  rc = gen_file_close(comm, path, &f, rc, msg, msglen);
   st->write_seconds += now() - t3;
   free(buf);
   free(al);
