@@ -17,3 +17,6 @@ $gen signal -n 4096 --phi 0.9 -S 2 -o "$dir/ar1.h5"
 $gen numbers -n 2000 --dist lognormal --mean 1 --std 0.5 -S 3 -o "$dir/lognormal.h5"
 # A small Zipf corpus (for pmr-wordcount), 8 KiB.
 $gen text -s 8K -V 2000 -S 4 -o "$dir/zipf.txt"
+# An R-MAT graph of 256 vertices and 2048 edges as "src dst" lines (for
+# pmr-pagerank).
+$gen graph --scale 8 --edge-factor 8 -S 5 --text -o "$dir/rmat.txt"
