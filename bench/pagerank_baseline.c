@@ -26,17 +26,24 @@ static double now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
-/* Edges as (dst, src) pairs of dense indices, sorted: in-edges grouped. */
-static int cmp_pair(const void *a, const void *b) {
-  const uint32_t *x = a, *y = b;
-  if (x[0] != y[0])
-    return x[0] < y[0] ? -1 : 1;
-  return (x[1] > y[1]) - (x[1] < y[1]);
+/* LSD radix sort of n uint64 keys (8 passes of 8 bits; passes where every
+ * key has the same byte are skipped). tmp: room for n keys. */
+static void radix_sort(uint64_t *a, uint64_t *tmp, uint64_t n) {
+  for (int shift = 0; shift < 64; shift += 8) {
+    uint64_t cnt[257] = {0};
+    for (uint64_t i = 0; i < n; i++)
+      cnt[((a[i] >> shift) & 255) + 1]++;
+    int same = 0;
+    for (int b = 0; b < 256; b++)
+      same |= cnt[b + 1] == n;
+    if (same)
+      continue;
+    for (int b = 0; b < 256; b++)
+      cnt[b + 1] += cnt[b];
+    for (uint64_t i = 0; i < n; i++)
+      tmp[cnt[(a[i] >> shift) & 255]++] = a[i];
+    memcpy(a, tmp, n * sizeof *a);
+  }
 }
 
 static uint32_t find(const int64_t *ids, uint64_t n, int64_t v) {
@@ -86,30 +93,52 @@ int main(int argc, char **argv) {
   }
   fclose(f);
   double t0 = now();
-  memcpy(ids, e, 16 * m);
-  qsort(ids, 2 * m, 8, cmp_i64);
+  /* Ids as unsigned with the sign bit flipped sort like the int64s. */
+  uint64_t *u = (uint64_t *)ids, *tmp = malloc(16 * (m ? m : 1));
+  if (!tmp) {
+    fprintf(stderr, "out of memory\n");
+    return 1;
+  }
+  for (uint64_t i = 0; i < 2 * m; i++)
+    u[i] = (uint64_t)e[i] ^ ((uint64_t)1 << 63);
+  radix_sort(u, tmp, 2 * m);
   uint64_t n = 0;
   for (uint64_t i = 0; i < 2 * m; i++)
-    if (!n || ids[i] != ids[n - 1])
-      ids[n++] = ids[i];
+    if (!n || u[i] != u[n - 1])
+      u[n++] = u[i];
+  for (uint64_t i = 0; i < n; i++)
+    ids[i] = (int64_t)(u[i] ^ ((uint64_t)1 << 63));
   if (n >= UINT32_MAX) {
     fprintf(stderr, "too many vertices\n");
     return 1;
   }
-  uint32_t *p = malloc(8 * (m ? m : 1));
-  for (uint64_t i = 0; i < m; i++) {
-    p[2 * i] = find(ids, n, e[2 * i + 1]); /* dst */
-    p[2 * i + 1] = find(ids, n, e[2 * i]); /* src */
+  /* Edges as dst << 32 | src of dense indices, sorted: in-edges grouped,
+   * repeated edges adjacent. */
+  uint64_t *q = malloc(8 * (m ? m : 1));
+  if (!q) {
+    fprintf(stderr, "out of memory\n");
+    return 1;
   }
+  /* Dense indices: a table over [min, max] where the ids are close (R-MAT's
+   * are 0 .. 2^S - 1), else a binary search per id. */
+  uint64_t span = n ? (uint64_t)ids[n - 1] - (uint64_t)ids[0] : 0;
+  uint32_t *table = span < ((uint64_t)1 << 28) ? malloc(4 * (span + 1)) : NULL;
+  if (table)
+    for (uint64_t i = 0; i < n; i++)
+      table[(uint64_t)ids[i] - (uint64_t)ids[0]] = (uint32_t)i;
+#define DENSE(v)                                                               \
+  (table ? table[(uint64_t)(v) - (uint64_t)ids[0]] : find(ids, n, (v)))
+  for (uint64_t i = 0; i < m; i++)
+    q[i] = (uint64_t)DENSE(e[2 * i + 1]) << 32 | DENSE(e[2 * i]);
+#undef DENSE
+  free(table);
   free(e);
-  qsort(p, m, 8, cmp_pair);
+  radix_sort(q, tmp, m);
+  free(tmp);
   uint64_t mu = 0;
   for (uint64_t i = 0; i < m; i++)
-    if (!mu || p[2 * i] != p[2 * (mu - 1)] || p[2 * i + 1] != p[2 * (mu - 1) + 1]) {
-      p[2 * mu] = p[2 * i];
-      p[2 * mu + 1] = p[2 * i + 1];
-      mu++;
-    }
+    if (!mu || q[i] != q[mu - 1])
+      q[mu++] = q[i];
   uint64_t *start = calloc(n + 1, sizeof *start);
   uint32_t *src = malloc(4 * (mu ? mu : 1));
   uint32_t *deg = calloc(n, sizeof *deg);
@@ -119,13 +148,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (uint64_t i = 0; i < mu; i++) {
-    start[p[2 * i] + 1]++;
-    src[i] = p[2 * i + 1];
-    deg[p[2 * i + 1]]++;
+    uint32_t d = (uint32_t)(q[i] >> 32), sv = (uint32_t)q[i];
+    start[d + 1]++;
+    src[i] = sv;
+    deg[sv]++;
   }
   for (uint64_t v = 0; v < n; v++)
     start[v + 1] += start[v];
-  free(p);
+  free(q);
   for (uint64_t v = 0; v < n; v++)
     x[v] = 1.0 / (double)n;
   double t1 = now();
