@@ -183,7 +183,11 @@ static int pmr__select(pmr_kv *kv, uint64_t n, pmr_kv_cmp_fn cmp, void *user,
            what);
   int rc = pmr__agree_arg(ctx, !out || root < 0 || root >= ctx->size, msg);
   snprintf(msg, sizeof msg,
-           "%s: dense sets are arrays: read them with pmr_kv_dense_values",
+           kv->kind == PMR__GROUP
+               ? "%s: a group set: visit its groups with "
+                 "pmr_kv_foreach_group"
+               : "%s: dense sets are arrays: read them with "
+                 "pmr_kv_dense_values",
            what);
   if (!rc)
     rc = pmr__agree_arg(ctx, kv->kind != PMR__HASH, msg);

@@ -90,6 +90,8 @@ int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user, pmr_kv *out) {
     rc = pmr__agree(ctx, pmr__kv_check(in, PMR__READABLE, "pmr_map_kv"));
   if (rc)
     return rc;
+  if (in->kind == PMR__GROUP)
+    return pmr__map_group_pairs(in, fn, user, out);
   pmr__src src = {&pmr__kvs_ops, ctx, NULL, 0, 0, "pairs", (void *)fn, user,
                   in};
   size_t cap = 0;

@@ -65,6 +65,10 @@ struct pmr__src {
  * MAPPED. Frees nothing of the source. */
 int pmr__map_run(pmr__src *src, pmr_kv *kv);
 
+/* pmr_map_kv over a group set (groupsrc.c): in is checked readable. */
+int pmr__map_group_pairs(pmr_kv *in, pmr_pair_fn fn, void *user,
+                         pmr_kv *out);
+
 /* Append a part. */
 int pmr__parts_add(pmr__src *s, size_t *cap, int source, uint64_t start,
                    uint64_t end, uint64_t aux);

@@ -1,6 +1,6 @@
 /* Emitting pairs into hash sets (the hot path of every map), and what the
  * emitter tells a callback about its record. Dense cells: dense.c. */
-#include "kv/kv.h"
+#include "kv/group.h"
 
 #include <stdio.h>
 
@@ -17,6 +17,12 @@ static int pmr__emit_misuse(pmr_emitter *em, const char *fmt, size_t n) {
 int pmr_emit(pmr_emitter *em, const void *key, size_t klen,
              const void *value) {
   pmr_kv *kv = em->kv;
+  if (kv->kind == PMR__GROUP && kv->vsize != PMR__RAGGED)
+    return pmr__group_emit(em, key, klen, value, kv->vsize);
+  if (kv->kind == PMR__GROUP)
+    return pmr__emit_misuse(em, "pmr_emit into a ragged group set: use "
+                                "pmr_emit_var (value size %zu)",
+                            kv->vsize);
   if (kv->kind != PMR__HASH)
     return pmr__emit_misuse(em, "pmr_emit into a dense set (%zu-byte cells):"
                                 " use pmr_emit_cell",
@@ -44,11 +50,13 @@ int pmr_emit(pmr_emitter *em, const void *key, size_t klen,
 static int pmr__emit8(pmr_emitter *em, const void *key, size_t klen,
                       const void *value, const char *fn) {
   pmr_kv *kv = em->kv;
-  if (kv->kind != PMR__HASH || kv->vsize != 8) {
+  if (kv->kind == PMR__GROUP && kv->vsize == 8)
+    return pmr__group_emit(em, key, klen, value, 8);
+  if (kv->kind == PMR__DENSE || kv->vsize != 8) {
     char fmt[128];
     snprintf(fmt, sizeof fmt,
              "%s emits 8-byte values; this set's values are %%zu bytes%s", fn,
-             kv->kind != PMR__HASH ? " (a dense set: use pmr_emit_cell)" : "");
+             kv->kind == PMR__DENSE ? " (a dense set: use pmr_emit_cell)" : "");
     return pmr__emit_misuse(em, fmt, kv->vsize);
   }
   return pmr_emit(em, key, klen, value);
@@ -81,6 +89,28 @@ int pmr_emit_i64(pmr_emitter *em, const void *key, size_t klen,
 int pmr_emit_f64(pmr_emitter *em, const void *key, size_t klen,
                  double value) {
   return pmr__emit8(em, key, klen, &value, "pmr_emit_f64");
+}
+
+int pmr_emit_var(pmr_emitter *em, const void *key, size_t klen,
+                 const void *value, size_t vlen) {
+  pmr_kv *kv = em->kv;
+  if (kv->kind == PMR__GROUP)
+    return pmr__group_emit(em, key, klen, value, vlen);
+  if (kv->kind == PMR__DENSE)
+    return pmr__emit_misuse(em, "pmr_emit_var into a dense set (%zu-byte "
+                                "cells): use pmr_emit_cell",
+                            kv->vsize);
+  if (vlen != kv->vsize) {
+    if (em->msg && !em->status)
+      snprintf(em->msg, PMR__ERRMSG_MAX,
+               "pmr_emit_var of a %zu-byte value into a set of %zu-byte "
+               "values",
+               vlen, kv->vsize);
+    if (!em->status)
+      em->status = PMR_EINVAL;
+    return PMR_EINVAL;
+  }
+  return pmr_emit(em, key, klen, value);
 }
 
 int pmr_emitter_thread(const pmr_emitter *em) { return em->thread; }

@@ -1,5 +1,6 @@
 /* Key/value sets: creation, state, iteration, lookup. */
 #include "kv/dense.h"
+#include "kv/group.h"
 
 #include <stdio.h>
 
@@ -141,6 +142,7 @@ void pmr_kv_destroy(pmr_kv **pkv) {
     return;
   pmr_kv *kv = *pkv;
   pmr__kv_free_tables(kv);
+  pmr__group_clear(kv);
   if (kv->kind == PMR__DENSE)
     pmr__dense_free(kv);
   pmr__free(kv);
@@ -163,7 +165,8 @@ int pmr__kv_tables(pmr_kv *kv, int n) {
 int pmr__kv_prepare(pmr_kv *kv, int nt) {
   if (kv->kind == PMR__DENSE)
     return pmr__dense_prepare(kv, nt);
-  int rc = pmr__kv_tables(kv, nt);
+  int rc = kv->kind == PMR__GROUP ? pmr__group_stores(kv, nt)
+                                  : pmr__kv_tables(kv, nt);
   if (rc)
     pmr__seterr(kv->ctx, rc, "out of memory for the set's tables");
   return rc;
@@ -175,6 +178,8 @@ void pmr__kv_emitter(pmr_kv *kv, int t, pmr_emitter *em) {
   em->thread = t;
   if (kv->kind == PMR__DENSE)
     em->cells = pmr__dense_thread(kv, t);
+  else if (kv->kind == PMR__GROUP)
+    em->gstore = &kv->gstores[t];
   else
     em->table = &kv->tables[t];
 }
@@ -186,6 +191,8 @@ uint64_t pmr_kv_local_size(const pmr_kv *kv) {
     return 0;
   if (kv->kind == PMR__DENSE)
     return pmr__dense_values(kv) ? pmr__dense_cells(kv) : 0;
+  if (kv->kind == PMR__GROUP)
+    return kv->state == PMR__REDUCED ? kv->groups : 0;
   uint64_t n = 0;
   for (int i = 0; i < kv->ntables; i++)
     n += kv->tables[i].count;
@@ -230,6 +237,9 @@ bool pmr__kv_next(pmr__kv_iter *it, pmr__pair *p) {
 int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn, void *user) {
   if (!kv || !fn)
     return PMR_EINVAL;
+  if (kv->kind == PMR__GROUP)
+    return pmr__seterr(kv->ctx, PMR_EINVAL, "pmr_kv_foreach: a group set: "
+                                            "use pmr_kv_foreach_group");
   int rc = pmr__kv_check(kv, PMR__READABLE, "pmr_kv_foreach");
   if (rc)
     return rc;
@@ -246,6 +256,9 @@ int pmr_kv_get(const pmr_kv *kv, const void *key, size_t klen,
   if (!kv || !value || (!key && klen))
     return PMR_EINVAL;
   *value = NULL;
+  if (kv->kind == PMR__GROUP)
+    return pmr__seterr(kv->ctx, PMR_EINVAL, "pmr_kv_get: a group set: use "
+                                            "pmr_kv_foreach_group");
   int rc = pmr__kv_check(kv, PMR__READABLE, "pmr_kv_get");
   if (rc)
     return rc;

@@ -15,7 +15,11 @@ typedef enum pmr__state {
 } pmr__state;
 #define PMR__READABLE (PMR__EMPTY | PMR__REDUCED)
 
-typedef enum pmr__kind { PMR__HASH = 0, PMR__DENSE = 1 } pmr__kind;
+typedef enum pmr__kind {
+  PMR__HASH = 0,
+  PMR__DENSE = 1,
+  PMR__GROUP = 2 /* no combiner: every pair kept (kv/group.h) */
+} pmr__kind;
 
 /* A combiner: the built-in ops of pmr.h, or a user function. */
 #define PMR__OP_USER (-1)
@@ -26,7 +30,9 @@ typedef struct pmr__op_desc {
 /* The descriptor of a built-in op (NULL for an unknown op). */
 const pmr__op_desc *pmr__op(int op);
 
-struct pmr__dense; /* kv/dense.h */
+struct pmr__dense;   /* kv/dense.h */
+struct pmr__gstore;  /* kv/group.h */
+struct pmr__sorter;  /* sort/sorter.h */
 
 struct pmr_kv {
   pmr_ctx *ctx;
@@ -42,6 +48,14 @@ struct pmr_kv {
   int ntables;
   /* dense sets */
   struct pmr__dense *dense;
+  /* group sets (vsize 0: ragged): pairs mapped since the last reduce, one
+   * store per map thread; after a reduce one sorter per thread (disjoint
+   * keys), `groups` distinct keys in all */
+  struct pmr__gstore *gstores;
+  int ngstores;
+  struct pmr__sorter **sorters;
+  int nsorters;
+  uint64_t groups;
 };
 
 /* Map callbacks run with an emitter per thread. Besides where emits go, it
@@ -51,6 +65,7 @@ struct pmr_emitter {
   pmr_kv *kv;
   pmr__table *table; /* hash sets */
   void *cells;       /* dense sets: this thread's array (dense.c) */
+  struct pmr__gstore *gstore; /* group sets */
   int thread;
   int status; /* first error of an emit on this emitter */
   uint64_t emitted;

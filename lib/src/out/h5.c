@@ -77,7 +77,7 @@ int pmr__any_left(pmr_ctx *ctx, pmr__kv_iter *c, int *more) {
                         "MPI_Allreduce while writing");
 }
 
-static size_t pmr__batch_limit(const pmr_ctx *ctx) {
+size_t pmr__batch_limit(const pmr_ctx *ctx) {
   size_t l = ctx->memory / 4;
   if (l > (size_t)1 << 30)
     l = (size_t)1 << 30; /* well below the 2 GiB limits of MPI-IO counts */
@@ -179,9 +179,13 @@ static int pmr__h5_attrs(pmr_ctx *ctx, const pmr_kv *kv, hid_t g,
   e |= pmr__h5_i64(g, "layout_version", PMR_LAYOUT_VERSION);
   if (kv) {
     const pmr__op_desc *op = pmr__op(kv->op);
-    e |= pmr__h5_str(g, "layout", kv->kind == PMR__DENSE ? "dense" : "kv",
+    e |= pmr__h5_str(g, "layout",
+                     kv->kind == PMR__DENSE   ? "dense"
+                     : kv->kind == PMR__GROUP ? "group"
+                                              : "kv",
                      sc);
-    e |= pmr__h5_str(g, "combiner", op ? op->name : "user", sc);
+    if (kv->kind != PMR__GROUP) /* nothing is combined */
+      e |= pmr__h5_str(g, "combiner", op ? op->name : "user", sc);
   }
   e |= pmr__h5_str(g, "app", "", sc);
   e |= pmr__h5_str(g, "command_line", "", sc);
@@ -485,8 +489,9 @@ int pmr_h5out_kv(pmr_h5out *w, pmr_kv *kv, const char *group,
                                : PMR_OK);
   }
   if (!rc)
-    rc = kv->kind == PMR__DENSE ? pmr__h5_dense_body(kv, g, w->path)
-                                : pmr__h5_kv_body(kv, g, w->path);
+    rc = kv->kind == PMR__DENSE   ? pmr__h5_dense_body(kv, g, w->path)
+         : kv->kind == PMR__GROUP ? pmr__h5_group_body(kv, g, w->path)
+                                  : pmr__h5_kv_body(kv, g, w->path);
   if (!rc) {
     rc = pmr__h5_attrs(ctx, kv, g, meta);
     if (rc == PMR_EHDF5)

@@ -55,4 +55,11 @@ hid_t pmr__h5_dataset(hid_t g, const char *name, hid_t type, uint64_t n,
  * as uint8 [ncells, size] for PMR_BYTES). Agreed. */
 int pmr__h5_dense_body(pmr_kv *kv, hid_t g, const char *path);
 
+/* Collective: write a reduced group set into group `g` of `path` (already
+ * created), the "group" layout (h5_group.c). Agreed. */
+int pmr__h5_group_body(pmr_kv *kv, hid_t g, const char *path);
+/* Bytes a batch of output may take: a quarter of the budget, at most 1 GiB
+ * (well below the 2 GiB limits of MPI-IO counts). */
+size_t pmr__batch_limit(const pmr_ctx *ctx);
+
 #endif

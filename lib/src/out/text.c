@@ -131,6 +131,10 @@ int pmr_kv_write_text(pmr_kv *kv, const char *path) {
   pmr_ctx *ctx = kv->ctx;
   int rc = pmr__agree_arg(ctx, !path, "pmr_kv_write_text: no path");
   if (!rc)
+    rc = pmr__agree_arg(ctx, kv->kind == PMR__GROUP,
+                        "pmr_kv_write_text: group sets are written with "
+                        "pmr_kv_write_h5");
+  if (!rc)
     rc = pmr__agree(ctx,
                     pmr__kv_check(kv, PMR__READABLE, "pmr_kv_write_text"));
   if (rc)

@@ -1,5 +1,6 @@
 /* Reduce: for a hash set, pack -> rounds of (exchange, absorb) -> commit;
- * for a dense set, fold across ranks. The set's state machine lives here
+ * for a group set the same moves without combining (group.c); for a dense
+ * set, fold across ranks. The set's state machine lives here
  * and in kv.c. */
 #include "kv/dense.h"
 #include "shuffle/shuffle.h"
@@ -47,18 +48,24 @@ static int pmr__reserve(pmr__table *out, int nt, const pmr__xchg *x, int B) {
   return PMR_OK;
 }
 
+int pmr__shuffle_buckets(pmr_ctx *ctx, int *B) {
+  *B = ctx->nthreads;
+  int rc = pmr__agree_mpi(ctx,
+                          MPI_Allreduce(MPI_IN_PLACE, B, 1, MPI_INT, MPI_MAX,
+                                        ctx->comm),
+                          "the shuffle's bucket count");
+  if (*B > PMR__MAX_BUCKETS)
+    *B = PMR__MAX_BUCKETS;
+  return rc;
+}
+
 static int pmr__reduce_hash(pmr_kv *kv) {
   pmr_ctx *ctx = kv->ctx;
-  int nt = ctx->nthreads, B = nt, rc;
+  int nt = ctx->nthreads, B, rc;
   double t0 = pmr__now(), t_absorb = 0;
-  rc = pmr__agree_mpi(ctx,
-                      MPI_Allreduce(MPI_IN_PLACE, &B, 1, MPI_INT, MPI_MAX,
-                                    ctx->comm),
-                      "the shuffle's bucket count");
+  rc = pmr__shuffle_buckets(ctx, &B);
   if (rc)
     return rc;
-  if (B > PMR__MAX_BUCKETS)
-    B = PMR__MAX_BUCKETS;
   pmr__runs runs;
   rc = pmr__agree(ctx, pmr__pack(kv, B, &runs));
   pmr__xchg *x = NULL;
@@ -128,6 +135,8 @@ static int pmr__reduce(pmr_kv *kv, int root) {
     double t0 = pmr__now();
     rc = pmr__dense_reduce(kv, root);
     ctx->stats.seconds[PMR_PHASE_REDUCE] += pmr__now() - t0;
+  } else if (kv->kind == PMR__GROUP) {
+    rc = pmr__reduce_group(kv);
   } else {
     rc = pmr__reduce_hash(kv);
   }

@@ -54,6 +54,14 @@ int pmr__xchg_check(pmr__xchg *x);
 uint64_t pmr__xchg_rounds(const pmr__xchg *x);
 void pmr__xchg_free(pmr__xchg **x);
 
+/* Collective: the agreed bucket count per destination (the largest thread
+ * count over the ranks, capped). Agreed. */
+int pmr__shuffle_buckets(pmr_ctx *ctx, int *B);
+
+/* Collective: the reduce of a group set (group.c). Agreed; on failure the
+ * set's pairs are freed. */
+int pmr__reduce_group(pmr_kv *kv);
+
 /* Thread t of nt: absorb the segments of the buckets it owns into tables[t].
  * Called inside a parallel region. */
 int pmr__absorb(const pmr_kv *kv, pmr__table *tables, const pmr__xchg *x,

@@ -26,6 +26,13 @@ typedef int (*pmr__rec_cmp)(const pmr__rec *a, const pmr__rec *b,
 /* The default order: key bytes (memcmp, a prefix first), then value bytes
  * the same way. */
 int pmr__rec_cmp_key(const pmr__rec *a, const pmr__rec *b, void *user);
+/* Key bytes, then the values as int64 / double 8-byte columns, numerically
+ * column by column (values equal that way, or unordered, by their bytes):
+ * the order of a key's values in group sets of those dtypes. These and
+ * pmr__rec_cmp_key order by key bytes first, which lets the sorter decide
+ * most compares on a cached key prefix. */
+int pmr__rec_cmp_key_i64(const pmr__rec *a, const pmr__rec *b, void *user);
+int pmr__rec_cmp_key_f64(const pmr__rec *a, const pmr__rec *b, void *user);
 
 typedef struct pmr__sorter pmr__sorter;
 
