@@ -55,11 +55,11 @@ case "${1:-}" in
     configure_and_build
     shift
     names=("$@")
-    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm)
+    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm pagerank)
     for name in "${names[@]}"; do
       case $name in
         wordcount) script=run.sh ;;
-        histogram | kmeans | autocorr | gen | farm) script=$name.sh ;;
+        histogram | kmeans | autocorr | gen | farm | pagerank) script=$name.sh ;;
         *) echo "dev.sh bench: no benchmark '$name'" >&2; exit 2 ;;
       esac
       echo "== bench: $name"
