@@ -11,7 +11,8 @@
 # both for exactly ITERS iterations (the tolerance is never met), and prints
 # the median seconds of the iterations as each program times them (loading,
 # the adjacency's shuffle and the CSR build excluded), edge-iterations per
-# second (distinct edges x iterations / s) in all and per rank, the ratio
+# second (distinct edges x iterations / s) in all and per rank, the same per
+# CPU second of all ranks (the fair figure on a loaded machine), the ratios
 # to the baseline, Thrill's figure (about 22 M edge-iterations/s per worker
 # on a 20 M-edge graph), pmr's load and setup seconds, and the largest
 # difference between the two programs' ranks. A benchmark, not a test: it
@@ -98,7 +99,8 @@ say "bench: $repeat x {baseline, pmr $ranks ranks}, $iters iterations on $data"
 for ((rep = 1; rep <= repeat; rep++)); do
   if "$baseline" -i "$iters" -o "$rundir/baseline.f64" "$data.i64" 2>"$rundir/baseline.$rep.err"; then
     s=$(sed -nE 's/.* iterations in ([0-9.]+) s.*/\1/p' "$rundir/baseline.$rep.err")
-    echo "baseline $s 0 0" >>"$results"
+    c=$(sed -nE 's/.* iterations in [0-9.]+ s, cpu ([0-9.]+) s.*/\1/p' "$rundir/baseline.$rep.err")
+    echo "baseline $s 0 0 $c" >>"$results"
   else
     say "bench: baseline failed"; cat "$rundir/baseline.$rep.err" >&2; status=1
   fi
@@ -107,7 +109,8 @@ for ((rep = 1; rep <= repeat; rep++)); do
     s=$(sed -nE 's/^iterate +([0-9.]+) s.*/\1/p' "$rundir/pmr.$rep.err")
     l=$(sed -nE 's/^load +([0-9.]+) s.*/\1/p' "$rundir/pmr.$rep.err")
     u=$(sed -nE 's/^setup +([0-9.]+) s.*/\1/p' "$rundir/pmr.$rep.err")
-    echo "pmr $s $l $u" >>"$results"
+    c=$(sed -nE 's/^iterate .*, cpu ([0-9.]+) s.*/\1/p' "$rundir/pmr.$rep.err")
+    echo "pmr $s $l $u $c" >>"$results"
   else
     say "bench: pmr-pagerank failed"; cat "$rundir/pmr.$rep.err" >&2; status=1
   fi
@@ -138,17 +141,19 @@ bs=$(awk '$1 == "baseline" { print $2 }' "$results" | median)
 ps=$(awk '$1 == "pmr" { print $2 }' "$results" | median)
 pl=$(awk '$1 == "pmr" { print $3 }' "$results" | median)
 pu=$(awk '$1 == "pmr" { print $4 }' "$results" | median)
+bc=$(awk '$1 == "baseline" { print $5 }' "$results" | median)
+pc=$(awk '$1 == "pmr" { print $5 }' "$results" | median)
 echo
 echo "pmr-pagerank benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(hostname)"
 echo "machine : ${cpu_model:-unknown CPU}, $ncpu cores, load average $(cut -d' ' -f1 /proc/loadavg)"
 echo "graph   : R-MAT scale $scale, edge factor $factor, seed $seed: $((factor << scale)) edges, $edges distinct; $iters iterations"
 echo "runs    : $repeat each, interleaved, medians of the iteration seconds as each program times them"
-awk -v bs="$bs" -v ps="$ps" -v pl="$pl" -v pu="$pu" -v m="$edges" -v it="$iters" -v r="$ranks" -v th="$thrill" 'BEGIN {
+awk -v bs="$bs" -v ps="$ps" -v pl="$pl" -v pu="$pu" -v bc="$bc" -v pc="$pc" -v m="$edges" -v it="$iters" -v r="$ranks" -v th="$thrill" 'BEGIN {
   ei = m * it
-  printf "%-26s %10s %14s %16s %8s\n", "configuration", "iter [s]", "M edge-it/s", "M edge-it/s/rank", "ratio"
-  printf "%-26s %10.3f %14.1f %16.1f %8.2f\n", "baseline (1 process)", bs, ei / bs / 1e6, ei / bs / 1e6, 1
-  printf "%-26s %10.3f %14.1f %16.1f %8.2f\n", "pmr " r " ranks x 1 thread", ps, ei / ps / 1e6, ei / ps / r / 1e6, bs / ps
-  printf "Thrill: about %d M edge-iterations/s per worker; pmr per rank / Thrill = %.2f\n", th, ei / ps / r / 1e6 / th
+  printf "%-26s %9s %12s %15s %8s %9s %13s %8s\n", "configuration", "iter [s]", "M edge-it/s", "M edge-it/s/rank", "ratio", "cpu [s]", "M edge-it/cpu-s", "ratio"
+  printf "%-26s %9.3f %12.1f %15.1f %8.3f %9.3f %13.1f %8.3f\n", "baseline (1 process)", bs, ei / bs / 1e6, ei / bs / 1e6, 1, bc, ei / bc / 1e6, 1
+  printf "%-26s %9.3f %12.1f %15.1f %8.3f %9.3f %13.1f %8.3f\n", "pmr " r " ranks x 1 thread", ps, ei / ps / 1e6, ei / ps / r / 1e6, bs / ps, pc, ei / pc / 1e6, bc / pc
+  printf "Thrill: about %d M edge-iterations/s per worker; pmr per rank / Thrill = %.3f (wall), %.3f (per cpu-second)\n", th, ei / ps / r / 1e6 / th, ei / pc / 1e6 / th
   printf "pmr load %.3f s (read + adjacency shuffle), setup %.3f s (vertex set)\n", pl, pu
 }'
 echo "$check"
