@@ -55,11 +55,11 @@ case "${1:-}" in
     configure_and_build
     shift
     names=("$@")
-    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm pagerank)
+    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm groupby pagerank)
     for name in "${names[@]}"; do
       case $name in
         wordcount) script=run.sh ;;
-        histogram | kmeans | autocorr | gen | farm | pagerank) script=$name.sh ;;
+        histogram | kmeans | autocorr | gen | farm | groupby | pagerank) script=$name.sh ;;
         *) echo "dev.sh bench: no benchmark '$name'" >&2; exit 2 ;;
       esac
       echo "== bench: $name"

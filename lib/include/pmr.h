@@ -391,7 +391,9 @@ PMR_EXTERN int pmr_kv_create_group(pmr_ctx *ctx, size_t value_size,
 PMR_EXTERN void pmr_kv_destroy(pmr_kv **kv);
 
 /* Pairs held on this rank (after pmr_kv_reduce: distinct keys). For a
- * dense set: ncells where the reduced cells are held, else 0. */
+ * dense set: ncells where the reduced cells are held, else 0. For a group
+ * set: its distinct keys after pmr_kv_reduce, 0 before (see
+ * pmr_kv_local_pairs). */
 PMR_EXTERN uint64_t pmr_kv_local_size(const pmr_kv *kv);
 /* Dense sets: the cell count and values per cell (0 for hash sets). */
 PMR_EXTERN uint64_t pmr_kv_cells(const pmr_kv *kv);
@@ -415,16 +417,20 @@ typedef struct pmr_emitter pmr_emitter;
 
 /* Emit one pair into a hash set: `key` of `klen` bytes (copied), `value`
  * of the set's value size (copied; ignored by PMR_COUNT). Combined at once
- * with an equal key emitted earlier by the same thread. Thread safety: only
+ * with an equal key emitted earlier by the same thread. Into a group set
+ * with fixed-size values the pair is kept as it is. Thread safety: only
  * on the emitter passed to the callback.
- * Returns PMR_OK, PMR_ENOMEM, or PMR_ESTATE (a dense set); return it from
- * the callback, and the map fails with it. */
+ * Returns PMR_OK, PMR_ENOMEM, or PMR_ESTATE (a dense set, or a ragged group
+ * set: use pmr_emit_var); return it from the callback, and the map fails
+ * with it. */
 PMR_EXTERN int pmr_emit(pmr_emitter *em, const void *key, size_t klen,
                         const void *value);
-/* Emit an int64 value (hash sets with 8-byte values; else PMR_ESTATE). */
+/* Emit an int64 value (hash or group sets with 8-byte values; else
+ * PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_i64(pmr_emitter *em, const void *key, size_t klen,
                             int64_t value);
-/* Emit a double value (hash sets with 8-byte values; else PMR_ESTATE). */
+/* Emit a double value (hash or group sets with 8-byte values; else
+ * PMR_ESTATE). */
 PMR_EXTERN int pmr_emit_f64(pmr_emitter *em, const void *key, size_t klen,
                             double value);
 
@@ -546,7 +552,10 @@ typedef int (*pmr_pair_fn)(const void *key, size_t klen, const void *value,
  * stages (count of counts, iterations). `in` is not changed. For a dense
  * `in`, the key is the cell index as a native uint64_t (8 bytes) and the
  * value the cell's values; each cell is mapped once (on the root after
- * pmr_kv_reduce_to, split over the ranks after pmr_kv_reduce).
+ * pmr_kv_reduce_to, split over the ranks after pmr_kv_reduce). For a group
+ * set `in` with fixed-size values, each pair (every value of a key, in
+ * order); with ragged values PMR_EINVAL (map its groups with
+ * pmr_kv_map_groups).
  * Collective. Returns PMR_OK, PMR_EINVAL (in == out, other context),
  * PMR_ESTATE (in not reduced), PMR_ENOMEM, PMR_ECALLBACK. */
 PMR_EXTERN int pmr_map_kv(pmr_kv *in, pmr_pair_fn fn, void *user,
@@ -734,7 +743,9 @@ PMR_EXTERN int pmr_kv_reduce_to(pmr_kv *kv, int root);
 /* Visit every pair on this rank. Return non-zero from `fn` to stop (that
  * value is returned). Not collective. Order unspecified. A set that is not
  * reduced (or empty) is not visited: PMR_ESTATE, with a message. Dense
- * sets: keys are cell indices as native uint64_t. */
+ * sets: keys are cell indices as native uint64_t. Group sets: PMR_EINVAL
+ * (see pmr_kv_foreach_group); the same for pmr_kv_get, pmr_kv_top,
+ * pmr_kv_gather and pmr_kv_write_text. */
 typedef int (*pmr_kv_visit_fn)(const void *key, size_t klen,
                                const void *value, void *user);
 PMR_EXTERN int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn,
@@ -804,18 +815,23 @@ typedef struct pmr_group {
 typedef int (*pmr_group_fn)(const pmr_group *g, pmr_emitter *em, void *user);
 
 /* Map every group of the reduced group set `in`, where it lives (no data
- * moves; threads share the rank's groups), into `out` (another set of the
- * same context, or NULL to emit nothing). `in` is not changed, so it can
- * be mapped again: an iterative job keeps its data partitioned in a group
- * set and maps it once per iteration without reading its input again. The
- * reduce step of group-by jobs (posting lists, joins, PageRank sums).
+ * moves; the rank's threads each take the keys of one reduce thread, a
+ * key's values gathered contiguous), into `out` (another set of the same
+ * context, or NULL to emit nothing). `in` is not changed, so it can be
+ * mapped again: an iterative job keeps its data partitioned in a group set
+ * and maps it once per iteration without reading its input again. The
+ * reduce step of group-by jobs (posting lists, joins, PageRank sums). A
+ * failing callback (pmr_emitter_fail) fails the call on every rank with its
+ * message. Thread safety: `fn` runs on several threads at once.
  * Collective. Returns PMR_OK, PMR_EINVAL, PMR_ESTATE (in not a reduced or
  * sorted group set), PMR_ENOMEM, PMR_EIO, PMR_ECALLBACK. */
 PMR_EXTERN int pmr_kv_map_groups(pmr_kv *in, pmr_group_fn fn, void *user,
                                  pmr_kv *out);
 
 /* Visit this rank's groups in order, on the calling thread. Return
- * non-zero from `fn` to stop (that value is returned). Not collective. */
+ * non-zero from `fn` to stop (that value is returned). Not collective.
+ * Returns PMR_OK, fn's value, PMR_EINVAL (not a group set), PMR_ESTATE (not
+ * reduced), PMR_ENOMEM. */
 typedef int (*pmr_group_visit_fn)(const pmr_group *g, void *user);
 PMR_EXTERN int pmr_kv_foreach_group(const pmr_kv *kv, pmr_group_visit_fn fn,
                                     void *user);
@@ -851,8 +867,10 @@ typedef int (*pmr_pair_cmp_fn)(const void *akey, size_t alen,
 PMR_EXTERN int pmr_kv_sort(pmr_kv *kv, unsigned order, pmr_pair_cmp_fn cmp,
                            void *user);
 
-/* Pairs this rank holds in a group set (after reduce: values, not keys), and
- * its distinct keys (after reduce; 0 before). */
+/* Pairs this rank holds in a group set: after a reduce the values of its
+ * keys (pmr_kv_local_size() counts the distinct keys, and is 0 before the
+ * reduce), with pairs mapped since added. For other sets, as
+ * pmr_kv_local_size(). Not collective. */
 PMR_EXTERN uint64_t pmr_kv_local_pairs(const pmr_kv *kv);
 
 /* Descriptive attributes for a written result: an opaque list of named

@@ -80,7 +80,7 @@ int pmr_kv_create_group(pmr_ctx *ctx, size_t value_size, pmr_dtype dtype,
                        "PMR_BYTES values)");
   pmr_kv *kv = pmr__calloc(1, sizeof *kv);
   if (!kv)
-    return pmr__seterr(ctx, PMR_ENOMEM, "out of memory for a set");
+    return PMR_ENOMEM; /* as pmr_kv_create: local, no message */
   kv->ctx = ctx;
   kv->kind = PMR__GROUP;
   kv->op = PMR__OP_USER;
@@ -314,6 +314,24 @@ int pmr_kv_foreach_group(const pmr_kv *kv, pmr_group_visit_fn fn,
   }
   pmr__gwalk_close(&w);
   return rc;
+}
+
+uint64_t pmr__group_count(const pmr_kv *kv) {
+  if (kv->groups != PMR__GROUPS_UNKNOWN)
+    return kv->groups;
+  uint64_t n = 0;
+  pmr__gwalk *w = NULL;
+  if (kv->nsorters && pmr__gwalk_open(kv, 0, kv->nsorters, &w) == PMR_OK) {
+    const unsigned char *k, *v;
+    size_t kl, vl;
+    bool nk;
+    while (pmr__gwalk_pair(w, &k, &kl, &v, &vl, &nk) > 0)
+      n += nk;
+    pmr__gwalk_close(&w);
+  }
+  /* The set is the caller's to change: the count is a cache of it. */
+  ((pmr_kv *)kv)->groups = n;
+  return n;
 }
 
 uint64_t pmr_kv_local_pairs(const pmr_kv *kv) {

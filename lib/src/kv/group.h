@@ -35,6 +35,11 @@ void pmr__gstore_free(pmr__gstore *g);
 int pmr__group_emit(pmr_emitter *em, const void *key, size_t klen,
                     const void *value, size_t vlen);
 
+/* kv->groups before it is counted (pmr__group_count). */
+#define PMR__GROUPS_UNKNOWN UINT64_MAX
+/* The distinct keys of a reduced group set, counted once (a walk). */
+uint64_t pmr__group_count(const pmr_kv *kv);
+
 /* Make sure a group set has at least n stores. */
 int pmr__group_stores(pmr_kv *kv, int n);
 /* Free a group set's stores and sorters. */

@@ -192,7 +192,7 @@ uint64_t pmr_kv_local_size(const pmr_kv *kv) {
   if (kv->kind == PMR__DENSE)
     return pmr__dense_values(kv) ? pmr__dense_cells(kv) : 0;
   if (kv->kind == PMR__GROUP)
-    return kv->state == PMR__REDUCED ? kv->groups : 0;
+    return kv->state == PMR__REDUCED ? pmr__group_count(kv) : 0;
   uint64_t n = 0;
   for (int i = 0; i < kv->ntables; i++)
     n += kv->tables[i].count;

@@ -85,13 +85,14 @@ int pmr__h5_group_body(pmr_kv *kv, hid_t g, const char *path) {
   bool ragged = vsize == PMR__RAGGED;
   /* Sizes: keys, key bytes, values, value bytes; this rank's, the ranks'
    * before it, all. */
-  uint64_t mine[4] = {kv->groups, 0, pmr_kv_local_pairs(kv), 0};
+  uint64_t mine[4] = {0, 0, pmr_kv_local_pairs(kv), 0};
   uint64_t before[4] = {0}, total[4] = {0};
   pmr__gwalk *w = NULL;
   int lrc = kv->nsorters ? pmr__gwalk_open(kv, 0, kv->nsorters, &w) : PMR_OK;
   pmr__gpend p = {.has = 2};
   while (w && !lrc && (p.has = pmr__gwalk_pair(w, &p.k, &p.kl, &p.v, &p.vl,
                                                &p.nk)) > 0) {
+    mine[0] += p.nk;
     mine[1] += p.nk ? p.kl : 0;
     mine[3] += p.vl;
   }

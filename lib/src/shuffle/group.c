@@ -164,23 +164,6 @@ static int pmr__group_absorb(pmr__sorter *s, const pmr__xchg *x, int B,
   return PMR_OK;
 }
 
-/* Count the distinct keys of sorter t (sorted). */
-static int pmr__group_count(pmr_kv *kv, int t, uint64_t *groups) {
-  pmr__gwalk *w = NULL;
-  int rc = pmr__gwalk_open(kv, t, 1, &w), r;
-  if (rc)
-    return rc;
-  const unsigned char *k, *v;
-  size_t kl, vl;
-  bool nk;
-  uint64_t n = 0;
-  while ((r = pmr__gwalk_pair(w, &k, &kl, &v, &vl, &nk)) > 0)
-    n += nk;
-  pmr__gwalk_close(&w);
-  *groups = n;
-  return r < 0 ? -r : PMR_OK;
-}
-
 int pmr__reduce_group(pmr_kv *kv) {
   pmr_ctx *ctx = kv->ctx;
   int nt = ctx->nthreads, B = 0, P = ctx->size;
@@ -239,21 +222,17 @@ int pmr__reduce_group(pmr_kv *kv) {
     /* The sorts, one per thread, in parallel. */
     double ts = pmr__now();
     int status = PMR_OK;
-    uint64_t groups = 0;
-#pragma omp parallel num_threads(nt) reduction(+ : groups)
+#pragma omp parallel num_threads(nt)
     {
-      int t = omp_get_thread_num();
-      uint64_t g = 0;
-      int st = pmr__sorter_finish(kv->sorters[t]);
-      if (!st)
-        st = pmr__group_count(kv, t, &g);
-      groups += g;
+      int st = pmr__sorter_finish(kv->sorters[omp_get_thread_num()]);
       if (st) {
 #pragma omp atomic write
         status = st;
       }
     }
-    kv->groups = groups;
+    /* Distinct keys are counted when first asked for: a walk in key
+     * order costs about as much as the sort. */
+    kv->groups = PMR__GROUPS_UNKNOWN;
     t_local += pmr__now() - ts;
     rc = pmr__agree(ctx, status);
   }

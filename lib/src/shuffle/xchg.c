@@ -116,9 +116,10 @@ int pmr__xchg_plan(pmr_ctx *ctx, const pmr__runs *runs, pmr__xchg **out) {
       uint64_t n = pmr__stream_bytes(runs, d);
       most_out += n < x->quota ? n : x->quota;
     }
-    x->sbuf = pmr__malloc((size_t)most_out);
+    bool direct = runs->off[(size_t)P * B] <= (uint64_t)INT_MAX;
+    x->sbuf = direct ? NULL : pmr__malloc((size_t)most_out);
     x->rbuf = pmr__malloc((size_t)most_in);
-    int lrc = x->sbuf && x->rbuf
+    int lrc = (direct || x->sbuf) && x->rbuf
                   ? PMR_OK
                   : pmr__seterr(ctx, PMR_ENOMEM,
                                 "out of memory for shuffle buffers");
@@ -151,17 +152,20 @@ int pmr__xchg_round(pmr__xchg *x) {
   pmr_ctx *ctx = x->ctx;
   int P = x->P, B = x->B;
   const pmr__runs *runs = x->runs;
-  /* Send side: the next piece of each destination's stream. */
+  /* Send side: the next piece of each destination's stream, sent from the
+   * runs where they lie when every offset fits an int (no copy), else
+   * gathered into sbuf. */
   int o = 0;
+  bool direct = runs->off[(size_t)P * B] <= (uint64_t)INT_MAX;
   for (int d = 0; d < P; d++) {
     uint64_t left = pmr__stream_bytes(runs, d) - x->sent[d];
     int n = (int)(left < x->quota ? left : x->quota);
-    if (n)
-      memcpy(x->sbuf + o,
-             runs->data + runs->off[(size_t)d * B] + x->sent[d], (size_t)n);
+    uint64_t from = runs->off[(size_t)d * B] + x->sent[d];
+    if (n && !direct)
+      memcpy(x->sbuf + o, runs->data + from, (size_t)n);
     x->sent[d] += (uint64_t)n;
     x->scount[d] = n;
-    x->sdispl[d] = o;
+    x->sdispl[d] = direct ? (int)from : o;
     o += n;
   }
   /* Receive side: known in advance from the run sizes. */
@@ -173,7 +177,8 @@ int pmr__xchg_round(pmr__xchg *x) {
     ro += x->rcount[s];
   }
   x->round++;
-  int mrc = MPI_Alltoallv(x->sbuf, x->scount, x->sdispl, MPI_BYTE, x->rbuf,
+  int mrc = MPI_Alltoallv(direct ? runs->data : x->sbuf, x->scount,
+                          x->sdispl, MPI_BYTE, x->rbuf,
                           x->rcount, x->rdispl, MPI_BYTE, ctx->comm);
   if (mrc != MPI_SUCCESS)
     return pmr__mpierr(ctx, mrc, "shuffle exchange");
