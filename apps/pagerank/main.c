@@ -255,7 +255,7 @@ typedef struct pr_acc {
 } pr_acc;
 
 typedef struct pr_state {
-  pmr_kv *verts;   /* vertex -> distinct out-neighbours (int64) */
+  pmr_kv *verts;   /* vertex -> number of distinct out-neighbours (int64) */
   pmr_kv *x;       /* vertex -> rank (previous iteration) */
   pmr_kv *contrib; /* vertex -> sum of alpha x(u) / outdeg(u) over in-edges */
   double alpha, base, inv_n;
