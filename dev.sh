@@ -6,7 +6,7 @@
 #   ./dev.sh test    install what is missing (Slurm too), build, run the
 #                    whole CTest suite
 #   ./dev.sh bench [NAME...]   build and run the benchmarks (bench/README.md):
-#                    wordcount histogram kmeans autocorr gen farm groupby spill sort sortapp
+#                    wordcount histogram kmeans autocorr gen farm groupby spill sort sortapp pagerank
 #   ./dev.sh bench-farm   build and run pmr-farm against GNU parallel
 #   ./dev.sh build   configure and build only
 #   ./dev.sh sanitize   build with ASan+UBSan (PMR_SANITIZE) in build-asan
@@ -58,11 +58,11 @@ case "${1:-}" in
     configure_and_build
     shift
     names=("$@")
-    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm groupby spill sort sortapp)
+    [ ${#names[@]} -gt 0 ] || names=(wordcount histogram kmeans autocorr gen farm groupby spill sort sortapp pagerank)
     for name in "${names[@]}"; do
       case $name in
         wordcount) script=run.sh ;;
-        histogram | kmeans | autocorr | gen | farm | groupby | spill | sort | sortapp) script=$name.sh ;;
+        histogram | kmeans | autocorr | gen | farm | groupby | spill | sort | sortapp | pagerank) script=$name.sh ;;
         *) echo "dev.sh bench: no benchmark '$name'" >&2; exit 2 ;;
       esac
       echo "== bench: $name"

@@ -19,3 +19,6 @@ $gen numbers -n 2000 --dist lognormal --mean 1 --std 0.5 -S 3 -o "$dir/lognormal
 $gen text -s 8K -V 2000 -S 4 -o "$dir/zipf.txt"
 # 100 records in the TeraSort / gensort layout (for pmr-sort), 10 KB.
 $gen records -n 100 -S 5 -o "$dir/records.dat"
+# An R-MAT graph of 256 vertices and 2048 edges as "src dst" lines (for
+# pmr-pagerank).
+$gen graph --scale 8 --edge-factor 8 -S 5 --text -o "$dir/rmat.txt"

@@ -13,7 +13,8 @@ typedef enum gen_kind {
   GEN_POINTS,
   GEN_SIGNAL,
   GEN_NUMBERS,
-  GEN_RECORDS
+  GEN_RECORDS,
+  GEN_GRAPH
 } gen_kind;
 
 typedef enum gen_dist {
@@ -49,6 +50,10 @@ typedef struct gen_opts {
   double phi, sigma;
   int nsines;
   double freq[GEN_MAX_SINES], amp[GEN_MAX_SINES], phase[GEN_MAX_SINES];
+  /* graph: 2^scale vertices, edge_factor x 2^scale edges (n = edges) */
+  int scale;
+  uint64_t edge_factor;
+  int text; /* graph: "src dst" lines instead of HDF5 */
 } gen_opts;
 
 /* Elements per AR(1) block (see gen_signal_fill): part of the definition of
@@ -119,6 +124,10 @@ int gen_file_open(gen_file *f, MPI_Comm comm, const char *path, char *msg,
 int gen_file_close(gen_file *f, MPI_Comm comm, int rc, const char *path,
                    char *msg, size_t msglen);
 
+/* Write `len` (< 2^31) bytes at `off` (collective, agreed). */
+int gen_file_write(MPI_Comm comm, const char *path, gen_file *f, uint64_t off,
+                   const char *buf, uint64_t len, char *msg, size_t msglen);
+
 /* --- records (records.c) ------------------------------------------------ */
 
 /* Bytes of a record, and of its key at the front. */
@@ -137,5 +146,20 @@ int gen_records_write(const gen_opts *o, MPI_Comm comm, const char *path,
                       size_t memory, int threads, gen_progress_fn progress,
                       void *user, gen_text_stats *st, char *msg,
                       size_t msglen);
+
+/* --- R-MAT graphs (graph.c) ---------------------------------------------- */
+
+/* Edges [lo, hi) as (src, dst) int64 pairs into out[2 * (hi - lo)], with
+ * `threads` threads. Not collective. */
+void gen_graph_fill(const gen_opts *o, uint64_t lo, uint64_t hi, int64_t *out,
+                    int threads);
+
+/* Write the edges as "src dst" lines to `path` by MPI-IO, published when
+ * complete. Collective; returns 0 or a PMR_E* code (agreed), message in
+ * msg. */
+int gen_graph_write_text(const gen_opts *o, MPI_Comm comm, const char *path,
+                         size_t memory, int threads, gen_progress_fn progress,
+                         void *user, gen_text_stats *st, char *msg,
+                         size_t msglen);
 
 #endif

@@ -5,6 +5,7 @@
  *   mpirun -np 4 pmr-gen signal -n 1G --phi 0.95 -o ar1.h5
  *   mpirun -np 4 pmr-gen numbers -n 1G --dist lognormal -o x.h5
  *   mpirun -np 4 pmr-gen records -n 10M -o records.dat
+ *   mpirun -np 4 pmr-gen graph --scale 20 --edge-factor 16 -o rmat.h5
  *
  * Every value is a function of the seed and its index alone (counter-based
  * random numbers, rng.h), so the output is the same, bit for bit, at any
@@ -47,7 +48,10 @@ enum {
   GIVEN_SIGMA = 1 << 17,
   GIVEN_FREQS = 1 << 18,
   GIVEN_AMPS = 1 << 19,
-  GIVEN_PHASES = 1 << 20
+  GIVEN_PHASES = 1 << 20,
+  GIVEN_SCALE = 1 << 21,
+  GIVEN_EDGE_FACTOR = 1 << 22,
+  GIVEN_TEXT = 1 << 23
 };
 
 typedef struct gen_cli {
@@ -73,7 +77,10 @@ enum {
   OPT_SIGMA,
   OPT_FREQS,
   OPT_AMPS,
-  OPT_PHASES
+  OPT_PHASES,
+  OPT_SCALE,
+  OPT_EDGE_FACTOR,
+  OPT_TEXT
 };
 
 static const struct option gen_longopts[] = {
@@ -99,11 +106,14 @@ static const struct option gen_longopts[] = {
     {"freqs", required_argument, NULL, OPT_FREQS},
     {"amps", required_argument, NULL, OPT_AMPS},
     {"phases", required_argument, NULL, OPT_PHASES},
+    {"scale", required_argument, NULL, OPT_SCALE},
+    {"edge-factor", required_argument, NULL, OPT_EDGE_FACTOR},
+    {"text", no_argument, NULL, OPT_TEXT},
     {0}};
 
-static const char *const kind_names[] = {"text", "points", "signal",
-                                         "numbers", "records"};
-#define NKINDS 5
+static const char *const kind_names[] = {"text",    "points", "signal",
+                                         "numbers", "records", "graph"};
+#define NKINDS 6
 static const char *const dist_names[] = {"uniform", "normal", "lognormal",
                                          "integers"};
 
@@ -284,6 +294,22 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
   case OPT_SIGMA:
     g->given |= GIVEN_SIGMA;
     return parse_double(cli, "--sigma", arg, 0, INFINITY, 0, &o->sigma);
+  case OPT_SCALE: {
+    uint64_t v;
+    g->given |= GIVEN_SCALE;
+    if (parse_count(cli, "--scale", arg, 62, "62", &v))
+      return PMR_CLI_USAGE;
+    o->scale = (int)v;
+    return 0;
+  }
+  case OPT_EDGE_FACTOR:
+    g->given |= GIVEN_EDGE_FACTOR;
+    return parse_count(cli, "--edge-factor", arg, (uint64_t)1 << 20, "2^20",
+                       &o->edge_factor);
+  case OPT_TEXT:
+    g->given |= GIVEN_TEXT;
+    o->text = 1;
+    return 0;
   case OPT_FREQS:
   case OPT_AMPS:
   case OPT_PHASES: {
@@ -321,14 +347,14 @@ static int gen_option(pmr_cli *cli, int opt, const char *arg, void *user) {
 static int gen_check(pmr_cli *cli, gen_cli *g) {
   gen_opts *o = &g->o;
   if (cli->ninputs == 0) {
-    pmr_cli_error(cli, "no KIND: give text, points, signal, numbers or "
-                       "records (see --help)");
+    pmr_cli_error(cli, "no KIND: give text, points, signal, numbers, "
+                       "records or graph (see --help)");
     return PMR_CLI_USAGE;
   }
   if (cli->ninputs != 1) {
     pmr_cli_error(cli,
-                  "give one KIND (text, points, signal, numbers or "
-                  "records), "
+                  "give one KIND (text, points, signal, numbers, "
+                  "records or graph), "
                   "not %d arguments (see --help)",
                   cli->ninputs);
     return PMR_CLI_USAGE;
@@ -337,7 +363,7 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
   if (k < 0) {
     pmr_cli_error(cli,
                   "unknown KIND '%s': use text, points, signal, "
-                  "numbers or records (see --help)",
+                  "numbers, records or graph (see --help)",
                   cli->inputs[0]);
     return PMR_CLI_USAGE;
   }
@@ -369,6 +395,10 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
       {GIVEN_FREQS, "--freqs", 1 << GEN_SIGNAL},
       {GIVEN_AMPS, "--amps", 1 << GEN_SIGNAL},
       {GIVEN_PHASES, "--phases", 1 << GEN_SIGNAL},
+      {GIVEN_SCALE, "--scale", 1 << GEN_GRAPH},
+      {GIVEN_EDGE_FACTOR, "--edge-factor", 1 << GEN_GRAPH},
+      {GIVEN_TEXT, "--text", 1 << GEN_GRAPH},
+      {GIVEN_SIZE, "--size", ~(1u << GEN_GRAPH)},
   };
   for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
     if ((g->given & own[i].bit) && !(own[i].kinds & (1u << k))) {
@@ -479,6 +509,22 @@ static int gen_check(pmr_cli *cli, gen_cli *g) {
     }
   }
 
+  if (o->kind == GEN_GRAPH) {
+    if (!(g->given & GIVEN_SCALE)) {
+      pmr_cli_error(cli, "graph needs --scale S (2^S vertices) (see --help)");
+      return PMR_CLI_USAGE;
+    }
+    if (o->edge_factor > (((uint64_t)1 << 40) >> o->scale)) {
+      pmr_cli_error(cli,
+                    "--edge-factor %llu at --scale %d makes over 2^40 edges "
+                    "(see --help)",
+                    (unsigned long long)o->edge_factor, o->scale);
+      return PMR_CLI_USAGE;
+    }
+    o->n = o->edge_factor << o->scale;
+    o->bytes = o->n * 16;
+    return 0;
+  }
   /* The size: text in bytes; arrays by --count or --size. */
   if (o->kind == GEN_TEXT) {
     if (!(g->given & GIVEN_SIZE))
@@ -587,10 +633,13 @@ static void print_stats(pmr_ctx *ctx, const gen_opts *o, double gen_s,
   fprintf(stderr, "bytes            %llu\n", (unsigned long long)all[0]);
   if (o->kind == GEN_TEXT)
     fprintf(stderr, "lines            %llu\n", (unsigned long long)all[1]);
+  else if (o->kind == GEN_GRAPH && o->text)
+    fprintf(stderr, "edges            %llu\n", (unsigned long long)all[1]);
   else
     fprintf(stderr, "%-16s %llu\n",
             o->kind == GEN_POINTS    ? "rows"
             : o->kind == GEN_RECORDS ? "records"
+            : o->kind == GEN_GRAPH   ? "edges"
                                      : "elements",
             (unsigned long long)o->n);
   double secs = vmax[0] + vmax[1];
@@ -650,6 +699,26 @@ static int describe(const gen_opts *o, const pmr_cli *cli, pmr_meta *m) {
   if (!rc)
     rc = pmr_meta_set_i64(m, "count", (int64_t)o->n);
   switch (o->kind) {
+  case GEN_GRAPH:
+    if (!rc)
+      rc = pmr_meta_set_str(m, "model", "rmat");
+    if (!rc)
+      rc = pmr_meta_set_i64(m, "scale", o->scale);
+    if (!rc)
+      rc = pmr_meta_set_i64(m, "edge_factor", (int64_t)o->edge_factor);
+    if (!rc)
+      rc = pmr_meta_set_i64(m, "vertices", (int64_t)1 << o->scale);
+    if (!rc)
+      rc = pmr_meta_set_i64(m, "edges", (int64_t)o->n);
+    if (!rc)
+      rc = pmr_meta_set_f64(m, "a", 0.57);
+    if (!rc)
+      rc = pmr_meta_set_f64(m, "b", 0.19);
+    if (!rc)
+      rc = pmr_meta_set_f64(m, "c", 0.19);
+    if (!rc)
+      rc = pmr_meta_set_f64(m, "d", 0.05);
+    break;
   case GEN_POINTS:
     if (!rc)
       rc = pmr_meta_set_i64(m, "dim", (int64_t)o->dim);
@@ -762,12 +831,16 @@ static int run_arrays(pmr_ctx *ctx, pmr_cli *cli, const gen_opts *o,
   uint64_t lo, hi;
   share(o, rank, size, &lo, &hi);
   uint64_t rows = hi - lo;
-  uint64_t cols = o->kind == GEN_POINTS ? o->dim : 0;
+  uint64_t cols = o->kind == GEN_POINTS  ? o->dim
+                  : o->kind == GEN_GRAPH ? 2
+                                         : 0;
   size_t el =
       o->kind == GEN_NUMBERS && (o->type == PMR_FLOAT32 || o->type == PMR_INT32)
           ? 4
           : 8;
-  pmr_dtype type = o->kind == GEN_NUMBERS ? o->type : PMR_FLOAT64;
+  pmr_dtype type = o->kind == GEN_NUMBERS ? o->type
+                   : o->kind == GEN_GRAPH ? PMR_INT64
+                                          : PMR_FLOAT64;
   int labels = o->kind == GEN_POINTS && o->labels;
   double t0 = now();
 
@@ -784,6 +857,7 @@ static int run_arrays(pmr_ctx *ctx, pmr_cli *cli, const gen_opts *o,
   MPI_Allreduce(&lrc, &rc, 1, MPI_INT, MPI_MAX, comm);
   const char *main_name = o->kind == GEN_POINTS   ? "points"
                           : o->kind == GEN_SIGNAL ? "signal"
+                          : o->kind == GEN_GRAPH  ? "edges"
                                                   : "numbers";
   int show = cli->progress > 0 || (cli->progress < 0 && isatty(2));
   gen_progress_fn prog = show && rank == 0 ? gen_progress : NULL;
@@ -804,7 +878,9 @@ static int run_arrays(pmr_ctx *ctx, pmr_cli *cli, const gen_opts *o,
     for (int s = 0; s < SLICES; s++) {
       uint64_t a = lo + gen_split(rows, s, SLICES);
       uint64_t b = lo + gen_split(rows, s + 1, SLICES);
-      if (o->kind == GEN_POINTS)
+      if (o->kind == GEN_GRAPH)
+        gen_graph_fill(o, a, b, (int64_t *)data + (a - lo) * 2, threads);
+      else if (o->kind == GEN_POINTS)
         gen_points_fill(o, centres, a, b, (double *)data + (a - lo) * o->dim,
                         lab ? lab + (a - lo) : NULL, threads);
       else
@@ -847,7 +923,8 @@ int main(int argc, char **argv) {
                      .type = PMR_FLOAT64,
                      .model = GEN_AR1,
                      .phi = 0.9,
-                     .sigma = 1.0}};
+                     .sigma = 1.0,
+                     .edge_factor = 16}};
   pmr_cli_app app = {
       .name = "gen",
       .usage = "KIND -o OUT [options]",
@@ -867,7 +944,10 @@ int main(int argc, char **argv) {
           "  records  100-byte records in the TeraSort (gensort) layout, "
           "for pmr-sort:\n"
           "           a random 10-byte key, then the row id and filler "
-          "(raw file)",
+          "(raw file)\n"
+          "  graph    an R-MAT edge list (Graph500: a=0.57 b=0.19 c=0.19): "
+          "/edges int64\n"
+          "           [m, 2] of (src, dst), or \"src dst\" lines with --text",
       .options_help =
           "  -s, --size SIZE      text: the file's exact size in bytes "
           "(default 256M);\n"
@@ -909,7 +989,12 @@ int main(int argc, char **argv) {
           "      --freqs F,...    sines: frequencies in cycles per sample\n"
           "      --amps A,...     sines: amplitudes (default 1 each)\n"
           "      --phases P,...   sines: phases in radians (default 0 "
-          "each)\n",
+          "each)\n"
+          " graph:\n"
+          "      --scale S        2^S vertices, ids 0 .. 2^S-1 (1..40; "
+          "required)\n"
+          "      --edge-factor F  F x 2^S edges (default 16)\n"
+          "      --text           write \"src dst\" lines instead of HDF5\n",
       .longopts = gen_longopts,
       .on_option = gen_option,
       .user = &g,
@@ -955,6 +1040,13 @@ int main(int argc, char **argv) {
                            pmr_ctx_memory(ctx), pmr_ctx_threads(ctx),
                            show && cli.rank == 0 ? gen_progress : NULL, &cli,
                            &st, msg, sizeof msg);
+  } else if (g.o.kind == GEN_GRAPH && g.o.text) {
+    int show = cli.progress > 0 || (cli.progress < 0 && isatty(2));
+    gen_text_stats st;
+    rc = gen_graph_write_text(&g.o, pmr_ctx_comm(ctx), cli.output,
+                              pmr_ctx_memory(ctx), pmr_ctx_threads(ctx),
+                              show && cli.rank == 0 ? gen_progress : NULL, &cli,
+                              &st, msg, sizeof msg);
     res = (run_result){st.gen_seconds, st.write_seconds, st.bytes, st.lines};
   } else {
     rc = run_arrays(ctx, &cli, &g.o, &res, msg, sizeof msg);

@@ -117,3 +117,21 @@ int gen_file_close(gen_file *f, MPI_Comm comm, int rc, const char *path,
   f->have_tmp = 0;
   return rc;
 }
+
+int gen_file_write(MPI_Comm comm, const char *path, gen_file *f, uint64_t off,
+                   const char *buf, uint64_t len, char *msg, size_t msglen) {
+  MPI_Status mst;
+  int rc = gen_mpi_code(MPI_File_write_at_all(f->fh, (MPI_Offset)off, buf,
+                                              (int)len, MPI_CHAR, &mst),
+                        "write", path, msg, msglen);
+  if (!rc) {
+    int got = 0;
+    MPI_Get_count(&mst, MPI_CHAR, &got);
+    if ((uint64_t)got != len) {
+      rc = PMR_EIO;
+      snprintf(msg, msglen, "cannot write '%s': %d of %llu bytes written",
+               path, got, (unsigned long long)len);
+    }
+  }
+  return gen_agree(comm, rc, msg, msglen);
+}

@@ -12,6 +12,7 @@
 #include <pmr.h>
 
 #include "cli.h"
+#include "words.h"
 
 typedef struct wc_opts {
   const char *text;
@@ -77,19 +78,12 @@ static int wc_option(pmr_cli *cli, int opt, const char *arg, void *user) {
 static int wc_map(const char *line, size_t len, int file, pmr_emitter *em,
                   void *user) {
   const wc_opts *o = user;
-  const unsigned char *p = (const unsigned char *)line, *e = p + len;
+  const unsigned char *p = (const unsigned char *)line, *e = p + len, *w;
   (void)file;
-  for (;;) {
-    while (p < e && o->sep[*p])
-      p++;
-    if (p == e)
-      return 0;
-    const unsigned char *w = p;
-    while (p < e && !o->sep[*p])
-      p++;
-    if (pmr_emit_i64(em, w, (size_t)(p - w), 1) != PMR_OK)
+  for (size_t n; (n = pmr_words_next(&p, e, o->sep, &w));)
+    if (pmr_emit_i64(em, w, n, 1) != PMR_OK)
       return 1;
-  }
+  return 0;
 }
 
 /* --ignore-case: fold each word into the thread's scratch buffer first. */
@@ -97,17 +91,9 @@ static int wc_map_fold(const char *line, size_t len, int file,
                        pmr_emitter *em, void *user) {
   wc_opts *o = user;
   struct scratch *s = &o->scratch[pmr_emitter_thread(em)];
-  const unsigned char *p = (const unsigned char *)line, *e = p + len;
+  const unsigned char *p = (const unsigned char *)line, *e = p + len, *w;
   (void)file;
-  for (;;) {
-    while (p < e && o->sep[*p])
-      p++;
-    if (p == e)
-      return 0;
-    const unsigned char *w = p;
-    while (p < e && !o->sep[*p])
-      p++;
-    size_t n = (size_t)(p - w);
+  for (size_t n; (n = pmr_words_next(&p, e, o->sep, &w));) {
     if (n > s->cap) {
       unsigned char *b = realloc(s->buf, n);
       if (!b)
@@ -121,6 +107,7 @@ static int wc_map_fold(const char *line, size_t len, int file,
     if (pmr_emit_i64(em, s->buf, n, 1) != PMR_OK)
       return 1;
   }
+  return 0;
 }
 
 /* 0, or 1 when stdout failed (a full disk, a closed pipe). */
@@ -169,12 +156,7 @@ int main(int argc, char **argv) {
   if (prc != PMR_CLI_RUN)
     return pmr_cli_finish(&cli, prc == PMR_CLI_DONE ? 0 : 2);
 
-  for (int c = 0; c < 256; c++) {
-    int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    o.sep[c] = o.letters ? !letter
-                         : (c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
-                            c == '\f' || c == '\r');
-  }
+  pmr_words_table(o.sep, o.letters);
 
   pmr_ctx *ctx = NULL;
   pmr_kv *kv = NULL;

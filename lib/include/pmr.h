@@ -771,8 +771,13 @@ PMR_EXTERN int pmr_kv_foreach(const pmr_kv *kv, pmr_kv_visit_fn fn,
 
 /* Find a key on this rank: sets *value to its value (valid until the set
  * changes). A set reduced past the memory budget is searched by binary
- * search over its sorted spill file. Not collective. Returns PMR_OK, PMR_ENOENT (not on this rank),
- * PMR_ESTATE (set not reduced; message set), PMR_EINVAL. */
+ * search over its sorted spill file. Not collective. Thread safety: several
+ * threads may look up keys of a reduced set at once while nothing changes
+ * it, e.g. map callbacks reading the previous iteration's set; a group set
+ * keyed by the same bytes puts each key on the same rank, so such lookups
+ * from pmr_kv_map_groups find a group's key locally. Returns PMR_OK,
+ * PMR_ENOENT (not on this rank), PMR_ESTATE (set not reduced; message set),
+ * PMR_EINVAL. */
 PMR_EXTERN int pmr_kv_get(const pmr_kv *kv, const void *key, size_t klen,
                           const void **value);
 /* The same as a pointer: NULL when the key is not here or pmr_kv_get fails. */
@@ -836,9 +841,11 @@ typedef int (*pmr_group_fn)(const pmr_group *g, pmr_emitter *em, void *user);
 /* Map every group of the reduced group set `in`, where it lives (no data
  * moves; the rank's threads each take the keys of one reduce thread, a
  * key's values gathered contiguous), into `out` (another set of the same
- * context, or NULL to emit nothing). `in` is not changed. The reduce step
- * of group-by jobs (posting lists, joins, PageRank sums). A failing
- * callback (pmr_emitter_fail) fails the call on every rank with its
+ * context, or NULL to emit nothing). `in` is not changed, so it can be
+ * mapped again: an iterative job keeps its data partitioned in a group set
+ * and maps it once per iteration without reading its input again. The
+ * reduce step of group-by jobs (posting lists, joins, PageRank sums). A
+ * failing callback (pmr_emitter_fail) fails the call on every rank with its
  * message. Thread safety: `fn` runs on several threads at once.
  * Collective. Returns PMR_OK, PMR_EINVAL, PMR_ESTATE (in not a reduced or
  * sorted group set), PMR_ENOMEM, PMR_EIO, PMR_ECALLBACK. */

@@ -308,3 +308,30 @@ def text(seed, size, vocab=200000, exponent=1.0):
 if __name__ == "__main__":
     check_kat()
     print("Philox4x32-10 known answers: ok")
+
+
+STREAM_GRAPH = 8
+# floor(p * 2^32) of the cumulative Graph500 R-MAT probabilities a, a+b, a+b+c.
+RMAT_A = math.floor(0.57 * 2**32)
+RMAT_AB = math.floor(0.76 * 2**32)
+RMAT_ABC = math.floor(0.95 * 2**32)
+
+
+def graph(seed, scale, edge_factor):
+    """R-MAT edges int64 [m, 2]: edge e uses words e*W .. e*W+W-1 (W =
+    ceil(scale/2)); level l (most significant bit first) uses the 32-bit half
+    l % 2 (low, then high) of word e*W + l//2 to choose a quadrant."""
+    m = edge_factor << scale
+    W = (scale + 1) // 2
+    j = np.arange(0, m * W, dtype=np.uint64)
+    w0, w1 = pairs(seed, STREAM_GRAPH, j >> np.uint64(1))
+    w = np.where((j & np.uint64(1)) == 0, w0, w1).reshape(m, W)
+    src = np.zeros(m, dtype=np.uint64)
+    dst = np.zeros(m, dtype=np.uint64)
+    for lev in range(scale):
+        u = (w[:, lev // 2] >> np.uint64(32 * (lev % 2))) & np.uint64(MASK32)
+        sb = u >= np.uint64(RMAT_AB)
+        db = ((u >= np.uint64(RMAT_A)) & (u < np.uint64(RMAT_AB))) | (u >= np.uint64(RMAT_ABC))
+        src = (src << np.uint64(1)) | sb.astype(np.uint64)
+        dst = (dst << np.uint64(1)) | db.astype(np.uint64)
+    return np.stack([src, dst], axis=1).astype(np.int64)

@@ -139,7 +139,7 @@ int pmr_kv_write_records(pmr_kv *kv, const char *path) {
     return rc;
   }
   char *tmp = NULL;
-  rc = pmr__out_begin(ctx, path, &tmp);
+  rc = pmr__out_begin(ctx, path, false, &tmp);
   if (rc) {
     pmr__gwalk_close(&src.walk);
     return rc;

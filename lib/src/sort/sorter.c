@@ -261,6 +261,31 @@ static void pmr__insertion(const pmr__sorter *s, pmr__sidx *a, size_t n) {
   }
 }
 
+/* Lay the pairs out in their sorted order, so that readers (a group set
+ * mapped once per iteration of an iterative job) walk the buffer
+ * sequentially instead of jumping through the index. Best effort: without
+ * the memory for a copy the pairs stay where they are. */
+static void pmr__sorter_compact(pmr__sorter *s) {
+  size_t len = s->data.len;
+  unsigned char *to = s->n ? pmr__malloc(len) : NULL;
+  if (!to)
+    return;
+  const unsigned char *end = s->data.p + len;
+  size_t o = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    const unsigned char *p = s->data.p + s->ix[i].off;
+    pmr__rec r;
+    size_t n = pmr__wire_get_v(p, end, s->vsize, &r.key, &r.klen, &r.val,
+                               &r.vlen);
+    memcpy(to + o, p, n);
+    s->ix[i].off = o;
+    o += n;
+  }
+  pmr__free(s->data.p);
+  s->data.p = to;
+  s->data.cap = len;
+}
+
 /* Orders that compare key bytes first: the radix sort of the cached
  * prefixes (sort/radix.c), runs of equal prefixes by the order, instead of
  * the merge sort. *done says it ran. */
@@ -391,6 +416,8 @@ int pmr__sorter_finish(pmr__sorter *s) {
     s->ix = NULL;
     s->cap = 0;
   }
+  if (!s->nruns)
+    pmr__sorter_compact(s);
   s->finished = true;
   return PMR_OK;
 }
