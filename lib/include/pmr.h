@@ -1085,9 +1085,9 @@ PMR_EXTERN int pmr_check_outputs(pmr_ctx *ctx, const char *const *outputs,
 PMR_EXTERN int pmr_outputs_hold(pmr_ctx *ctx);
 PMR_EXTERN int pmr_outputs_publish(pmr_ctx *ctx, int status);
 
-/* Temporary output files are named ".<name>.pmr-<host>-<pid>-<hex>.tmp" in
- * the output's directory (<name> shortened to fit the file name limit;
- * <host> the first label of the host name, <pid> rank 0's process id). A
+/* Temporary output files are named ".NAME.pmr-HOST-PID-HEX.tmp" in
+ * the output's directory (NAME shortened to fit the file name limit;
+ * HOST the first label of the host name, PID rank 0's process id). A
  * run that is killed with SIGKILL leaves such a file; the next output
  * written into that directory removes those from this host whose process
  * is no longer alive and that belong to the user.
