@@ -61,8 +61,7 @@ int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
   return 0;
 }
 
-/* argv joined, each argument single-quoted when the shell would need it. */
-static char *pmr_cli_join(int argc, char **argv) {
+char *pmr_cli_join(int argc, char **argv) {
   size_t len = 1;
   for (int i = 0; i < argc; i++)
     len += 4 * strlen(argv[i]) + 3;
@@ -95,8 +94,7 @@ static char *pmr_cli_join(int argc, char **argv) {
   return s;
 }
 
-/* The rank a launcher gives this process before MPI_Init, or 0. */
-static int pmr_cli_env_rank(void) {
+int pmr_cli_env_rank(void) {
   static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",
                                "PMI_RANK", "SLURM_PROCID"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {

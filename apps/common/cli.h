@@ -65,6 +65,11 @@ void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...)
 int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
                      long long *out);
 void pmr_cli_free(pmr_cli *cli);
+/* argv joined, each argument single-quoted when the shell would need it
+ * (malloc'ed; NULL when out of memory). */
+char *pmr_cli_join(int argc, char **argv);
+/* The rank a launcher gives this process before MPI_Init, or 0. */
+int pmr_cli_env_rank(void);
 
 /* End a run: free, MPI_Finalize, and return `status` (0, 1 or 2). */
 int pmr_cli_finish(pmr_cli *cli, int status);
