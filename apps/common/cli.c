@@ -2,11 +2,28 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <hdf5.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+/* --version: pmr's, the MPI library's (its first line) and HDF5's, for
+ * support requests. MPI_Get_library_version may be called before MPI_Init. */
+static void pmr_cli_version(const pmr_cli *cli) {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+  int len = 0;
+  if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS)
+    snprintf(mpi, sizeof mpi, "unknown");
+  mpi[strcspn(mpi, "\n")] = '\0';
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  printf("%s (pmr) %s\nMPI: %s\nHDF5: %u.%u.%u\n", cli->prog,
+         pmr_version_string(), mpi, maj, min, rel);
+}
 
 void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
   if (cli->rank != 0)
@@ -125,7 +142,7 @@ int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
       if (help)
         pmr_cli_usage(&cli);
       else
-        printf("%s (pmr) %s\n", cli.prog, pmr_version_string());
+        pmr_cli_version(&cli);
     }
     return 1;
   }
@@ -199,7 +216,7 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       break;
     case OPT_VERSION:
       if (cli->rank == 0)
-        printf("%s (pmr) %s\n", cli->prog, pmr_version_string());
+        pmr_cli_version(cli);
       rc = PMR_CLI_DONE;
       break;
     case OPT_PROGRESS:
@@ -242,6 +259,19 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     pmr_cli_error(cli, "no output file: give -o OUT.h5 (see --help)");
     return PMR_CLI_USAGE;
   }
+  /* -o writes HDF5: a text file's name there is a slip for --text. */
+  const char *dot = cli->output ? strrchr(cli->output, '.') : NULL;
+  int has_text = 0;
+  for (size_t i = 0; app->longopts && app->longopts[i].name; i++)
+    has_text |= !strcmp(app->longopts[i].name, "text");
+  if (has_text && dot &&
+      (!strcasecmp(dot, ".txt") || !strcasecmp(dot, ".tsv") ||
+       !strcasecmp(dot, ".csv"))) {
+    pmr_cli_error(cli, "-o writes HDF5, but '%s' names a text file: use "
+                       "--text %s for text output (see --help)",
+                  cli->output, cli->output);
+    return PMR_CLI_USAGE;
+  }
   return PMR_CLI_RUN;
 }
 
@@ -254,9 +284,45 @@ static void pmr_cli_progress(const char *phase, uint64_t done, uint64_t total,
   fflush(stderr);
 }
 
+/* CPUs in this process's affinity mask (0 when unknown). */
+static int pmr_cli_mask_cpus(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 0;
+  return CPU_COUNT(&set);
+}
+
+/* Once, on rank 0, before the work: a rank with more threads than CPUs in
+ * its affinity mask (Open MPI binds each rank to one core by default) runs
+ * its threads in turns on the same cores. Collective. */
+static void pmr_cli_check_binding(pmr_cli *cli, pmr_ctx *ctx) {
+  int threads = pmr_ctx_threads(ctx), cpus = pmr_cli_mask_cpus();
+  struct {
+    int excess, rank;
+  } worst = {cpus > 0 ? threads - cpus : 0, cli->rank};
+  MPI_Comm comm = pmr_ctx_comm(ctx);
+  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_2INT, MPI_MAXLOC, comm);
+  if (worst.excess <= 0)
+    return;
+  int tc[2] = {0, 0};
+  if (cli->rank == worst.rank)
+    tc[0] = threads, tc[1] = cpus;
+  MPI_Allreduce(MPI_IN_PLACE, tc, 2, MPI_INT, MPI_MAX, comm);
+  if (cli->rank == 0)
+    fprintf(stderr,
+            "%s: warning: rank %d runs %d threads on %d CPU%s of its "
+            "affinity mask, so they take turns; launch with "
+            "'mpirun --bind-to none' or '--map-by slot:PE=%d' (srun: "
+            "--cpus-per-task=%d), or give -t %d\n",
+            cli->prog, worst.rank, tc[0], tc[1], tc[1] == 1 ? "" : "s",
+            tc[0], tc[0], tc[1]);
+}
+
 void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx) {
   if (cli->threads > 0)
     pmr_ctx_set_threads(ctx, cli->threads);
+  pmr_cli_check_binding(cli, ctx);
   if (cli->memory > 0)
     pmr_ctx_set_memory(ctx, cli->memory);
   int progress = cli->progress;
