@@ -54,7 +54,12 @@ static void pmr_cli_usage(const pmr_cli *cli) {
          "      --progress       show progress on stderr (default when "
          "stderr is a tty)\n"
          "      --no-progress    never show progress\n"
-         "      --stats          print phase timings at the end (stderr)\n"
+         "      --stats          print the run's statistics at the end "
+         "(stderr): phase\n"
+         "                       times over ranks, counters, throughput, "
+         "peak RSS\n"
+         "      --stats-json FILE  write the same statistics to FILE as "
+         "JSON\n"
          "  -h, --help           show this help and exit\n"
          "      --version        show the version and exit\n\n"
          "Run on N ranks with: mpirun -np N %s ...\n"
@@ -149,7 +154,13 @@ int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
   return 0;
 }
 
-enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS };
+enum {
+  OPT_VERSION = 0x1000,
+  OPT_PROGRESS,
+  OPT_NO_PROGRESS,
+  OPT_STATS,
+  OPT_STATS_JSON
+};
 
 int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
                   char **argv) {
@@ -166,6 +177,7 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       {"progress", no_argument, NULL, OPT_PROGRESS},
       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
       {"stats", no_argument, NULL, OPT_STATS},
+      {"stats-json", required_argument, NULL, OPT_STATS_JSON},
   };
   size_t nc = sizeof common / sizeof common[0], na = 0;
   while (app->longopts && app->longopts[na].name)
@@ -227,6 +239,13 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       break;
     case OPT_STATS:
       cli->stats = 1;
+      break;
+    case OPT_STATS_JSON:
+      if (!*optarg) {
+        pmr_cli_error(cli, "--stats-json needs a file name (see --help)");
+        rc = PMR_CLI_USAGE;
+      }
+      cli->stats_json = optarg;
       break;
     case ':':
       pmr_cli_error(cli, "option '%s' needs a value (see --help)",
@@ -330,6 +349,18 @@ void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx) {
     progress = cli->rank == 0 && isatty(STDERR_FILENO);
   if (progress && cli->rank == 0)
     pmr_ctx_set_progress(ctx, pmr_cli_progress, cli);
+}
+
+int pmr_cli_stats(pmr_cli *cli, pmr_ctx *ctx, int table) {
+  if (table && cli->stats)
+    pmr_ctx_print_stats(ctx, stderr);
+  if (!cli->stats_json)
+    return 0;
+  int rc = pmr_ctx_write_stats_json(ctx, cli->stats_json);
+  if (rc)
+    pmr_cli_error(cli, "%s", *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
+                                              : pmr_strerror(rc));
+  return rc ? 1 : 0;
 }
 
 void pmr_cli_free(pmr_cli *cli) {

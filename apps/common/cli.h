@@ -43,6 +43,7 @@ struct pmr_cli {
   char **inputs;      /* into argv */
   int ninputs;
   char *command_line; /* argv joined, shell-quoted where needed */
+  const char *stats_json; /* --stats-json FILE, or NULL */
 };
 
 enum { PMR_CLI_RUN = 0, PMR_CLI_DONE = -1, PMR_CLI_USAGE = 2 };
@@ -65,6 +66,10 @@ void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...)
 int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
                      long long *out);
 void pmr_cli_free(pmr_cli *cli);
+/* At the end of a successful run: the stats table on stderr (--stats, when
+ * `table`; apps with a table of their own pass 0) and the JSON file
+ * (--stats-json). Collective. Returns 0, or 1 after a message. */
+int pmr_cli_stats(pmr_cli *cli, pmr_ctx *ctx, int table);
 /* argv joined, each argument single-quoted when the shell would need it
  * (malloc'ed; NULL when out of memory). */
 char *pmr_cli_join(int argc, char **argv);

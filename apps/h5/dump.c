@@ -466,8 +466,8 @@ int h5_dump_main(int argc, char **argv) {
                   *msg               ? msg
                   : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                      : pmr_strerror(rc));
-  if (cli.stats && !rc)
-    pmr_ctx_print_stats(ctx, stderr);
+  if (!rc && pmr_cli_stats(&cli, ctx, 1))
+    rc = PMR_EIO; /* the message is printed */
   free(order);
   free(rspec);
   free(file);

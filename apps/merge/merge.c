@@ -334,8 +334,8 @@ int pmr_merge_main(const char *name, int skip, int argc, char **argv) {
                   : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                      : pmr_strerror(rc));
   /* After an error, the one message line is all that stderr gets. */
-  if (cli.stats && !rc)
-    pmr_ctx_print_stats(ctx, stderr);
+  if (!rc && pmr_cli_stats(&cli, ctx, 1))
+    rc = PMR_EIO; /* the message is printed */
 
   pmr_kv_list_free(&top);
   pmr_kv_destroy(&kv);

@@ -45,6 +45,7 @@ struct pmr_ctx {
   pmr_progress_fn progress_fn;
   void *progress_user;
   pmr_stats stats;
+  double t_created; /* pmr__now() at pmr_ctx_create: the stats' wall time */
 };
 
 /* ---- allocation (alloc.c) ----

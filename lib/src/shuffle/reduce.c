@@ -130,6 +130,8 @@ static int pmr__reduce(pmr_kv *kv, int root) {
     ctx->stats.seconds[PMR_PHASE_REDUCE] += pmr__now() - t0;
   } else {
     rc = pmr__reduce_hash(kv);
+    if (!rc)
+      ctx->stats.keys = pmr_kv_local_size(kv);
   }
   kv->state = rc ? PMR__FAILED : PMR__REDUCED;
   return rc;
