@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 /* --version: pmr's, the MPI library's (its first line) and HDF5's, for
@@ -25,9 +26,12 @@ static void pmr_cli_version(const pmr_cli *cli) {
          pmr_version_string(), mpi, maj, min, rel);
 }
 
+static void pmr_cli_progress_clear(void);
+
 void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
   if (cli->rank != 0)
     return;
+  pmr_cli_progress_clear();
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "%s: ", cli->prog);
@@ -54,6 +58,9 @@ static void pmr_cli_usage(const pmr_cli *cli) {
          "      --progress       show progress on stderr (default when "
          "stderr is a tty)\n"
          "      --no-progress    never show progress\n"
+         "      --progress-interval S  without a terminal, a progress line "
+         "every S seconds\n"
+         "                       (default 30) and at the end of each phase\n"
          "      --stats          print the run's statistics at the end "
          "(stderr): phase\n"
          "                       times over ranks, counters, throughput, "
@@ -134,6 +141,7 @@ static void pmr_cli_name(pmr_cli *cli, const pmr_cli_app *app) {
   cli->prog = prog;
   cli->app = app;
   cli->progress = -1;
+  cli->progress_interval = 30;
 }
 
 int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
@@ -159,7 +167,8 @@ enum {
   OPT_PROGRESS,
   OPT_NO_PROGRESS,
   OPT_STATS,
-  OPT_STATS_JSON
+  OPT_STATS_JSON,
+  OPT_PROGRESS_INTERVAL
 };
 
 int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
@@ -178,6 +187,7 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
       {"stats", no_argument, NULL, OPT_STATS},
       {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+      {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
   };
   size_t nc = sizeof common / sizeof common[0], na = 0;
   while (app->longopts && app->longopts[na].name)
@@ -240,6 +250,18 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     case OPT_STATS:
       cli->stats = 1;
       break;
+    case OPT_PROGRESS_INTERVAL: {
+      char *end;
+      errno = 0;
+      double v = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(v > 0) || v > 1e6) {
+        pmr_cli_error(cli, "invalid value '%s' for --progress-interval: need "
+                           "seconds above 0, e.g. 10 (see --help)", optarg);
+        rc = PMR_CLI_USAGE;
+      }
+      cli->progress_interval = v;
+      break;
+    }
     case OPT_STATS_JSON:
       if (!*optarg) {
         pmr_cli_error(cli, "--stats-json needs a file name (see --help)");
@@ -294,13 +316,95 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   return PMR_CLI_RUN;
 }
 
+/* Progress on rank 0. On a terminal one line is redrawn in place (at most
+ * as often as the library reports, about twice a second) and cleared when
+ * the phase ends; elsewhere (a batch log read with tail -f) a plain line is
+ * printed every --progress-interval seconds and at the end of each phase.
+ * Each line: phase, percentage, done of total (the phase's units: bytes of
+ * text input, rows, pairs), rate, elapsed time and ETA. */
+static struct {
+  char phase[32];
+  double t0, last;   /* the phase's start; the last line printed */
+  uint64_t d0;       /* done at t0 */
+  int finished;      /* the phase's 100% line is out */
+  int drawn;         /* a terminal line is on screen */
+} pmr_cli_prog;
+
+static double pmr_cli_clock(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void pmr_cli_amount(double x, char *buf, size_t n) {
+  static const char *const u[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (x >= 1000.0 && i < 5) {
+    x /= 1000.0;
+    i++;
+  }
+  snprintf(buf, n, i ? "%.1f%s" : "%.0f%s", x, u[i]);
+}
+
+static void pmr_cli_duration(double s, char *buf, size_t n) {
+  if (s < 60)
+    snprintf(buf, n, "%.1f s", s);
+  else if (s < 3600)
+    snprintf(buf, n, "%d min %02d s", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, n, "%d h %02d min", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+/* Clear a terminal line left on screen (before messages and tables). */
+static void pmr_cli_progress_clear(void) {
+  if (pmr_cli_prog.drawn) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    pmr_cli_prog.drawn = 0;
+  }
+}
+
 static void pmr_cli_progress(const char *phase, uint64_t done, uint64_t total,
                              void *user) {
   const pmr_cli *cli = user;
+  double now = pmr_cli_clock();
+  if (strncmp(pmr_cli_prog.phase, phase, sizeof pmr_cli_prog.phase - 1)) {
+    snprintf(pmr_cli_prog.phase, sizeof pmr_cli_prog.phase, "%s", phase);
+    /* A new phase starts where the last one ended (or at setup). */
+    if (pmr_cli_prog.finished)
+      pmr_cli_prog.t0 = pmr_cli_prog.last;
+    pmr_cli_prog.d0 = 0;
+    pmr_cli_prog.finished = 0;
+  }
+  int end = done >= total;
+  if (end && pmr_cli_prog.finished)
+    return; /* the library may report the end twice */
+  int tty = isatty(STDERR_FILENO);
+  if (!end && !tty && now - pmr_cli_prog.last < cli->progress_interval)
+    return;
+  double el = now - pmr_cli_prog.t0;
+  double rate = el > 0 ? (double)(done - pmr_cli_prog.d0) / el : 0;
   double pct = total ? 100.0 * (double)done / (double)total : 100.0;
-  fprintf(stderr, "\r%s: %s %5.1f%%%s", cli->prog, phase, pct,
-          done >= total ? "\n" : "");
+  char d[16], t[16], r[16], e[24], eta[24] = "";
+  pmr_cli_amount((double)done, d, sizeof d);
+  pmr_cli_amount((double)total, t, sizeof t);
+  pmr_cli_amount(rate, r, sizeof r);
+  pmr_cli_duration(el, e, sizeof e);
+  if (!end && rate > 0) {
+    char left[16];
+    pmr_cli_duration((double)(total - done) / rate, left, sizeof left);
+    snprintf(eta, sizeof eta, ", ETA %s", left);
+  }
+  if (tty)
+    fputs("\r\033[K", stderr);
+  fprintf(stderr, "%s: %s %5.1f%% (%s of %s) %s/s, elapsed %s%s%s", cli->prog,
+          phase, pct, d, t, r, e, eta, tty ? "" : "\n");
+  pmr_cli_prog.drawn = tty;
+  if (end)
+    pmr_cli_progress_clear();
   fflush(stderr);
+  pmr_cli_prog.last = now;
+  pmr_cli_prog.finished = end;
 }
 
 /* CPUs in this process's affinity mask (0 when unknown). */
@@ -347,11 +451,15 @@ void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx) {
   int progress = cli->progress;
   if (progress < 0)
     progress = cli->rank == 0 && isatty(STDERR_FILENO);
-  if (progress && cli->rank == 0)
+  if (progress && cli->rank == 0) {
+    pmr_cli_prog.t0 = pmr_cli_prog.last = pmr_cli_clock();
     pmr_ctx_set_progress(ctx, pmr_cli_progress, cli);
+  }
 }
 
 int pmr_cli_stats(pmr_cli *cli, pmr_ctx *ctx, int table) {
+  if (cli->rank == 0)
+    pmr_cli_progress_clear();
   if (table && cli->stats)
     pmr_ctx_print_stats(ctx, stderr);
   if (!cli->stats_json)

@@ -44,6 +44,8 @@ struct pmr_cli {
   int ninputs;
   char *command_line; /* argv joined, shell-quoted where needed */
   const char *stats_json; /* --stats-json FILE, or NULL */
+  double progress_interval; /* --progress-interval: seconds between plain
+                               progress lines without a terminal */
 };
 
 enum { PMR_CLI_RUN = 0, PMR_CLI_DONE = -1, PMR_CLI_USAGE = 2 };

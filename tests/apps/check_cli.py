@@ -124,6 +124,37 @@ def check_binding(wordcount, work):
     return p
 
 
+def check_progress(wordcount, work):
+    """--progress without a terminal: plain lines (no carriage return), each
+    with percentage, amounts, rate and elapsed time, one 100% line at the end
+    of the map; a bad --progress-interval is a usage error."""
+    p = []
+    with open(os.path.join(work, "big.txt"), "w") as f:
+        for i in range(200000):
+            f.write("w%d x y z w%d\n" % (i % 977, i % 13))
+    cmd = launcher(2) + [wordcount, "big.txt", "--top", "1", "--progress",
+                         "--progress-interval", "0.01"]
+    rc, out, err, hung, _ = run(cmd, work, 120)
+    text = err.decode(errors="replace")
+    lines = text.splitlines()
+    line = re.compile(r"pmr-wordcount: map +\d+\.\d% \(\S+ of \S+\) \S+/s, "
+                      r"elapsed [\d.]+ s(, ETA .+)?")
+    if hung or rc != 0:
+        p.append("--progress: exit %s" % rc)
+    if "\r" in text or not lines or any(not line.fullmatch(ln) for ln in lines):
+        p.append("--progress lines %r" % lines[:5])
+    elif sum("100.0%" in ln for ln in lines) != 1 or "100.0%" not in lines[-1]:
+        p.append("--progress: want one 100%% line, the last: %r" % lines[-3:])
+    cmd = launcher(1, bind_none=False) + [wordcount, "big.txt", "--top", "1",
+                                          "--progress-interval", "0"]
+    rc, out, err, hung, _ = run(cmd, work, 60)
+    msg = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+    if rc != 2 or len(msg) != 1 or "--progress-interval" not in msg[0]:
+        p.append("--progress-interval 0: exit %s, stderr %r" % (rc, msg))
+    print("%s progress" % ("ok  " if not p else "FAIL"))
+    return p
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--readme", required=True)
@@ -140,6 +171,7 @@ def main():
         wc = [a for a in args.app if os.path.basename(a) == "pmr-wordcount"]
         if wc:
             problems += check_binding(os.path.abspath(wc[0]), work)
+            problems += check_progress(os.path.abspath(wc[0]), work)
         for x in problems:
             print("FAIL:", x)
         if not problems:
