@@ -44,7 +44,7 @@ case "${1:-}" in
     h5ls -r "$out"
     ;;
   test)
-    "$root/cluster/install-deps" --slurm
+    "$root/cluster/install-deps" --slurm --docs
     configure_and_build
     ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 600
     ;;

@@ -7,7 +7,8 @@
 #
 #   -d DIR     everything goes here (default $PMR_RESULTS/pipeline-<date>-<time>):
 #              DIR/input/ (generated text), DIR/wordcount.h5, DIR/summary.txt,
-#              and the jobs' output files DIR/<job name>-<job id>.out
+#              DIR/compute/ (the count's job.txt), and the jobs' output files
+#              DIR/<job name>-<job id>.out
 #   -f FILES   input files to generate (default 4); the generate job has as many
 #              ranks, and each file is written by all of them (pmr-gen text)
 #   -s SIZE    bytes per file, suffix K/M/G (default 64M)
@@ -43,8 +44,10 @@ shift $((OPTIND - 1))
 [[ ${1:-} == -- ]] && shift
 extra=("$@")
 for v in "$files" "$nodes" "$rpn" "$cpt"; do
-  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "pipeline.sh: '$v' is not a positive count" >&2; exit 2; }
+  [[ $v =~ ^[1-9][0-9]{0,5}$ ]] || { echo "pipeline.sh: '$v' is not a count from 1 to 999999" >&2; exit 2; }
 done
+[[ $size =~ ^[0-9]{1,15}[KMGT]?$ ]] || { echo "pipeline.sh: -s '$size' is not a size (e.g. 64M)" >&2; exit 2; }
+[[ $seed =~ ^[0-9]{1,18}$ ]] || { echo "pipeline.sh: -S '$seed' is not a whole number" >&2; exit 2; }
 dir=${dir:-$PMR_RESULTS/pipeline-$(date +%Y%m%d-%H%M%S)}
 # Slurm does not create the directories of output files.
 mkdir -p "$dir"
@@ -69,9 +72,9 @@ submit() {
   printf -v "$var" '%s' "$id"
 }
 
-submit generate OUTDIR="$dir/input" JOBDIR="$dir" FILES="$files" SIZE="$size" SEED="$seed" -- \
+submit generate OUTDIR="$dir/input" FILES="$files" SIZE="$size" SEED="$seed" -- \
   --ntasks="$files" "$here/generate.sbatch"
-submit compute INPUT="$dir/input/*.txt" OUTPUT="$dir/wordcount.h5" JOBDIR="$dir/compute" -- \
+submit compute INPUT="$dir/input/*.txt" OUTPUT="$dir/wordcount.h5" OUTDIR="$dir/compute" -- \
   --dependency="afterok:$generate" --kill-on-invalid-dep=yes \
   --nodes="$nodes" --ntasks-per-node="$rpn" --cpus-per-task="$cpt" \
   "$here/wordcount.sbatch"

@@ -100,7 +100,7 @@ def case_histogram():
     a = expect_hist("out/range.h5", x, counts, edges, 4, 2, "histogram.sbatch RANGE")
     inputs = [bytes(s).decode() for s in a.get("inputs", [])]
     check(inputs == [p + ":/x" for p in paths], f"inputs attribute {inputs}")
-    r = sj.expect_record(f"results/pmr-histogram-{jid}/job.txt", jid, 4, 2)
+    r = sj.expect_record(sj.job_dir("pmr-histogram", jid) + "/job.txt", jid, 4, 2)
     check("--range 0.5:30" in r["command"] and "--bins 17" in r["command"],
           f"record command {r['command']!r}")
 
@@ -113,7 +113,7 @@ def case_histogram():
     edges[0], edges[-1] = lo, hi
     counts, _ = np.histogram(x[~np.isnan(x)], bins=edges)
     expect_hist("out/log.h5", x, counts, edges, 3, 1, "histogram.sbatch LOG=1")
-    sj.expect_record(f"results/pmr-histogram-{jid}/job.txt", jid, 3, 1)
+    sj.expect_record(sj.job_dir("pmr-histogram", jid) + "/job.txt", jid, 3, 1)
 
     jid = jobs["bad"]
     rec = recs[jid][0]
@@ -123,7 +123,7 @@ def case_histogram():
     check(len(msg) == 1 and "no dataset '/nope'" in msg[0],
           f"failed job's output has no one-line pmr-histogram message:\n{out}")
     check(not os.path.exists("out/bad.h5"), "the failed job left out/bad.h5")
-    sj.expect_record(f"results/pmr-histogram-{jid}/job.txt", jid, 2, 1, exit_status="1")
+    sj.expect_record(sj.job_dir("pmr-histogram", jid) + "/job.txt", jid, 2, 1, exit_status="1")
     left = sorted(f for f in os.listdir("out") if f not in ("range.h5", "log.h5"))
     check(not left, f"stray files in out/: {left}")
 

@@ -58,7 +58,7 @@ def case_autocorr():
              and attrs.get("method") == "fft",
              f"attributes n={attrs.get('n')} scale={attrs.get('scale')} "
              f"demean={attrs.get('demean')} method={attrs.get('method')}")
-    sj.expect_record(f"results/pmr-autocorr-{ok}/job.txt", ok, 2, 2)
+    sj.expect_record(sj.job_dir("pmr-autocorr", ok) + "/job.txt", ok, 2, 2)
 
     rec = recs[bad][0]
     sj.expect_state(rec, "FAILED", "1:0")

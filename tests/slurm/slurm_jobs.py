@@ -2,6 +2,7 @@
 """Submit the templates in jobs/ to the test cluster and check what they did.
 
     slurm_jobs.py CASE     CASE: up-again wordcount hybrid array pipeline gen requeue failure farm
+                                 templates examples
 
 Environment (set by tests/slurm/CMakeLists.txt):
   PMR_SOURCE_DIR   the source tree (jobs/, cluster/)
@@ -59,7 +60,8 @@ def job_env():
     steer = ("INPUT", "OUTPUT", "OUTDIR", "ARGS", "TOP", "JOBDIR", "SUMMARY", "LAUNCHER",
              "STEP_FILES", "MAX_RESTARTS", "SIZE", "SEED", "FILES", "KIND", "PMR_RESULTS", "PMR_PREFIX",
              "TASKS", "TEMPLATE", "PARAMS", "PER_RANK", "GRACE", "RESUME", "PMR_APP",
-             "PMR_JOBS_DIR", "OMP_NUM_THREADS", "SLURM_MPI_TYPE")
+             "PMR_JOBS_DIR", "OMP_NUM_THREADS", "SLURM_MPI_TYPE", "DATASET", "BINS", "RANGE",
+             "LOG", "MAX_LAG", "K", "INIT")
     for k in list(env):
         if k in steer or (k.startswith(("SLURM_", "SBATCH_", "SALLOC_", "SRUN_")) and k != "SLURM_CONF"):
             del env[k]
@@ -277,6 +279,28 @@ def pmr_version():
     return _version
 
 
+def job_dir(name, jid, base="results"):
+    """The one result directory a template made by default, base/<name>-<jid>-<date>."""
+    found = [d for d in os.listdir(base) if re.fullmatch(rf"{re.escape(name)}-{jid}-\d{{8}}T\d{{6}}", d)] \
+        if os.path.isdir(base) else []
+    check(len(found) == 1, f"expected one result directory {base}/{name}-{jid}-<date>, found {found}")
+    return os.path.join(base, found[0])
+
+
+def last_line(path):
+    lines = read_text(path).rstrip("\n").split("\n")
+    return lines[-1] if lines else ""
+
+
+def expect_last_line(rec, state, *names):
+    """The job log's last line: how the job ended and where its results are."""
+    line = last_line(rec["StdOut"])
+    want = f"pmr: job {rec['JobId']} {state}"
+    check(line.startswith(want) and all(n in line for n in names),
+          f"last line of {rec['StdOut']} is {line!r}, expected {want!r} naming {names}")
+    return line
+
+
 def expect_record(path, jid, ranks, threads, exit_status="0"):
     rec = read_record(path)
     for k in ("job_id", "nodes", "ranks", "threads", "layout", "version", "command",
@@ -324,8 +348,12 @@ def case_wordcount():
     check(attrs.get("words") == sum(gold.values()), f"words attribute {attrs.get('words')}")
     check(len(attrs.get("inputs", [])) == 6, f"inputs attribute {attrs.get('inputs')}")
     expect_top(rec["StdOut"], gold, 7)
-    r = expect_record(f"results/pmr-wordcount-{jid}/job.txt", jid, 4, 1)
+    d = job_dir("pmr-wordcount", jid)
+    r = expect_record(f"{d}/job.txt", jid, 4, 1)
     check(r["nodes"] == "n[1-2]", f"record nodes={r['nodes']}")
+    check(os.path.realpath(f"{d}/job.log") == os.path.realpath(rec["StdOut"]),
+          f"{d}/job.log does not lead to the job's log {rec['StdOut']}")
+    expect_last_line(rec, "COMPLETED", "out/wc.h5", d)
     check(not [f for f in os.listdir("out") if f != "wc.h5"], f"stray files in out/: {os.listdir('out')}")
 
 
@@ -345,7 +373,8 @@ def case_hybrid():
         attrs = expect_counts(out, gold, f"hybrid.sbatch ({out})")
         check(attrs.get("nranks") == ranks and attrs.get("nthreads") == 2,
               f"{out}: nranks={attrs.get('nranks')} nthreads={attrs.get('nthreads')}, expected {ranks} x 2")
-        expect_record(f"results/pmr-hybrid-{jid}/job.txt", jid, ranks, 2)
+        expect_record(f"{job_dir('pmr-hybrid', jid)}/job.txt", jid, ranks, 2)
+        expect_last_line(rec, "COMPLETED", out)
 
 
 def case_array():
@@ -472,7 +501,7 @@ def case_gen():
         check(attrs.get("nranks") == ranks and attrs.get("nthreads") == threads and attrs.get("app") == "gen",
               f"{path}: app={attrs.get('app')} nranks={attrs.get('nranks')} nthreads={attrs.get('nthreads')}, "
               f"want gen, {ranks} x {threads}")
-    r = expect_record(f"out/pmr-generate-{a}.job", a, 4, 1)
+    r = expect_record(f"{job_dir('pmr-generate', a)}/pmr-generate-{a}.job", a, 4, 1)
     check("pmr-gen points" in r["command"] and r["version"].startswith("pmr-gen "),
           f"record: command={r['command']!r} version={r['version']!r}")
     expect_record(f"out/sig/pmr-generate-{b}.job", b, 3, 2)
@@ -483,14 +512,14 @@ def case_requeue():
     paths = make_corpus("in", 8, seed=4)
     gold = golden(paths)
     jid = sbatch(["-N2", "--ntasks-per-node=2", os.path.join(JOBS, "requeue.sbatch")],
-                 {"INPUT": "in/*.txt", "OUTPUT": "out/long.h5", "JOBDIR": "out/longjob"})
-    done = "out/longjob/done"
-
+                 {"INPUT": "in/*.txt", "OUTPUT": "out/long.h5"})
+    # The default result directory, results/pmr-long-<id>-<date>: the
+    # requeued run must find and go on in the same one.
     def steps_done():
         try:
-            with open(done) as f:
+            with open(os.path.join(job_dir("pmr-long", jid), "done")) as f:
                 return len(f.read().split())
-        except OSError:
+        except (OSError, Failure):
             return 0
     # Signal the batch script while it is between the first and the last step.
     wait_for(lambda: steps_done() >= 1 or job(jid).get("JobState") in TERMINAL, "the first step")
@@ -511,11 +540,16 @@ def case_requeue():
     check(f"requeueing job {jid}" in log, f"the USR1 trap did not requeue:\n{log}")
     m = re.search(r"run 2 of job \d+: 8 steps, (\d+) already done", log)
     check(m and int(m.group(1)) >= 1, f"the second run did not resume:\n{log}")
+    d = job_dir("pmr-long", jid)             # still exactly one
+    done = os.path.join(d, "done")
     check(steps_done() == 8 and len(set(open(done).read().split())) == 8, f"{done}: {open(done).read()!r}")
     attrs = expect_counts("out/long.h5", gold, "requeue.sbatch")
     check(len(attrs.get("inputs", [])) == 8, f"inputs attribute {attrs.get('inputs')}")
-    r = read_record("out/longjob/job.txt")
+    r = read_record(os.path.join(d, "job.txt"))
     check(r.get("restarts") == "1" and r.get("exit_status") == "0", f"job.txt: {r}")
+    check(f"pmr: job {jid} REQUEUED (exit 0): record job.txt and log in {d}/" in log,
+          f"the first run's last line does not say it was requeued:\n{log}")
+    expect_last_line(rec, "COMPLETED", "out/long.h5", d)
 
 
 def case_failure():
@@ -541,6 +575,7 @@ def case_failure():
           f"temporary files left in out/: {os.listdir('out')}")
     r = read_record("out/badjob/job.txt")
     check(r.get("exit_status") == "1", f"job record exit_status={r.get('exit_status')}, expected 1")
+    expect_last_line(rec, "FAILED (exit 1)", "out/badjob")
     for d in (dep, dep2):
         r = recs[d][0]
         check(r.get("JobState") == "CANCELLED" and r.get("Reason") == "DependencyNeverSatisfied",
@@ -592,8 +627,10 @@ def case_farm():
     expect_state(rec, "COMPLETED", "0:0")
     check(rec.get("Restarts") == "1", f"job {jid} restarted {rec.get('Restarts')} times, expected 1")
     log = read_text(rec["StdOut"])
-    check(f"requeueing job {jid}" in log and "exited with status 75" in log,
-          f"the stop did not requeue:\n{log}")
+    check(f"requeueing job {jid}" in log and "exited with status 75" in log
+          and f"pmr: job {jid} REQUEUED (exit 0)" in log,
+          f"the stop did not requeue (or the run did not end saying so):\n{log}")
+    expect_last_line(rec, "COMPLETED", "out/farm.h5", "out/farmjob")
     # Every task ran exactly once over the two runs (the running ones were
     # let finish within GRACE), on both nodes, as the table says.
     with open("ran.txt") as f:
@@ -618,6 +655,228 @@ def case_farm():
     check("pmr-farm" in r.get("version", ""), f"job.txt version: {r.get('version')}")
 
 
+def case_templates():
+    """What every template promises (jobs/README.md, "Conventions"), on
+    wordcount.sbatch and a few others: found from a copy in a directory
+    with spaces, submitted by a relative path with sbatch -D elsewhere;
+    paths taken from the submit directory; INPUT required (unset or empty),
+    INPUT=sample; numbers checked before use; one result directory; the
+    last line."""
+    top = os.getcwd()
+    tdir = os.path.join(top, "tmpl dir")
+    shutil.copytree(JOBS, os.path.join(tdir, "jobs"))
+    shutil.copytree(os.path.join(SRC, "data", "sample"), os.path.join(tdir, "data", "sample"),
+                    ignore=shutil.ignore_patterns("gen"))
+    sub = os.path.join(top, "sub mit")
+    other = os.path.join(top, "other dir")
+    os.makedirs(other)
+    os.makedirs(sub)
+    os.chdir(sub)
+    paths = make_corpus("in", 3, seed=6)
+    gold = golden(paths)
+    tmpl = os.path.join("..", "tmpl dir", "jobs", "wordcount.sbatch")
+    ok = sbatch(["-D", other, "-N2", "--ntasks-per-node=1", tmpl], {"INPUT": "in/*.txt", "TOP": "4"})
+    sample = sbatch(["-N1", "--ntasks=2", tmpl], {"INPUT": "sample", "TOP": "0"})
+    bad = {
+        "unset": (tmpl, {}, "INPUT is not set"),
+        "empty": (tmpl, {"INPUT": ""}, "INPUT is not set"),
+        "top": (tmpl, {"INPUT": "in/*.txt", "TOP": "$(touch pwned)"}, "TOP must be a whole number from 0 to 1000000"),
+        "top-big": (tmpl, {"INPUT": "in/*.txt", "TOP": "99999999999999999999999"}, "TOP must be a whole number"),
+        "steps": (os.path.join(JOBS, "requeue.sbatch"), {"INPUT": "in/*.txt", "STEP_FILES": "0"},
+                  "STEP_FILES must be a whole number from 1 to"),
+        "launcher": (os.path.join(JOBS, "hybrid.sbatch"), {"INPUT": "in/*.txt", "LAUNCHER": "ssh"},
+                     "LAUNCHER must be one of: srun mpirun"),
+        "bins": (os.path.join(JOBS, "histogram.sbatch"), {"INPUT": "sample", "BINS": "1e3"},
+                 "BINS must be a whole number"),
+        "grace": (os.path.join(JOBS, "farm.sbatch"), {"TASKS": "t.txt", "GRACE": "-1"},
+                  "GRACE must be a whole number"),
+    }
+    bad_ids = {k: sbatch(["-N1", "--ntasks=1", t], env) for k, (t, env, _) in bad.items()}
+    recs = wait_jobs(ok, sample, *bad_ids.values())
+
+    rec = recs[ok][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    check(rec["StdOut"].startswith(other + "/"), f"log {rec['StdOut']} is not in the -D directory")
+    d = job_dir("pmr-wordcount", ok)             # in the submit directory, not in -D's
+    expect_counts(os.path.join(d, "wordcount.h5"), gold, "wordcount.sbatch via sbatch -D")
+    expect_top(rec["StdOut"], gold, 4)
+    expect_record(os.path.join(d, "job.txt"), ok, 2, 1)
+    check(os.path.realpath(os.path.join(d, "job.log")) == os.path.realpath(rec["StdOut"]),
+          f"{d}/job.log does not lead to {rec['StdOut']}")
+    expect_last_line(rec, "COMPLETED", os.path.join(d, "wordcount.h5"))
+
+    rec = recs[sample][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    sample_files = sorted(os.path.join(tdir, "data", "sample", f)
+                          for f in os.listdir(os.path.join(tdir, "data", "sample")) if f.endswith(".txt"))
+    expect_counts(os.path.join(job_dir("pmr-wordcount", sample), "wordcount.h5"), golden(sample_files),
+                  "INPUT=sample")
+    check("\t" not in read_text(rec["StdOut"]), "TOP=0 printed words")
+
+    for k, jid in bad_ids.items():
+        rec = recs[jid][0]
+        expect_state(rec, "FAILED", "1:0")
+        log = read_text(rec["StdOut"])
+        check(bad[k][2] in log, f"case {k}: {bad[k][2]!r} not in {rec['StdOut']}:\n{log}")
+        line = expect_last_line(rec, "FAILED (exit 1)")
+        check("before it started" in line, f"case {k}: last line {line!r}")
+    check(not os.path.exists("pwned") and not os.path.exists(os.path.join(other, "pwned")),
+          "TOP='$(touch pwned)' ran a command")
+    made = sorted(os.listdir("results"))
+    check(len(made) == 2, f"failed jobs made result directories: {made}")
+
+
+# --- the docs' examples -------------------------------------------------------------------
+
+def doc_examples():
+    """(where, text) of every example in README.md and jobs/README.md (sh
+    blocks that submit something) and in the templates' headers, as
+    written, less lines holding a placeholder (<job id>) and duplicates."""
+    found = []
+    for doc in ("README.md", os.path.join("jobs", "README.md")):
+        text = read_text(os.path.join(SRC, doc))
+        for m in re.finditer(r"^```sh\n(.*?)^```", text, re.M | re.S):
+            block = m.group(1)
+            if re.search(r"\bsbatch\b|pipeline\.sh", block):
+                line = text[:m.start()].count("\n") + 2
+                found.append((f"{doc}:{line}", block))
+    for name in sorted(os.listdir(JOBS)):
+        if not name.endswith(".sbatch"):
+            continue
+        lines = read_text(os.path.join(JOBS, name)).split("\n")
+        i = 0
+        while i < len(lines):
+            # An example: a run of lines indented by "#   " that submits something.
+            if lines[i].startswith("#   ") and not lines[i - 1].startswith("#   "):
+                j = i
+                while j < len(lines) and lines[j].startswith("#   "):
+                    j += 1
+                block = "\n".join(x[4:] for x in lines[i:j]) + "\n"
+                if re.search(r"\bsbatch\b", block):
+                    found.append((f"jobs/{name}:{i + 1}", block))
+                i = j
+            else:
+                i += 1
+    out, seen = [], set()
+    for where, block in found:
+        kept = [x for x in block.split("\n") if not re.search(r"<[a-z ]+>", x) and not x.startswith("#")]
+        key = " ".join(" ".join(kept).replace("\\", " ").split())
+        # merge.sbatch's header shows the second half of array.sbatch's
+        # example ($arr comes from its first half).
+        if key in seen or ("$arr" in key and "arr=$(" not in key):
+            continue
+        seen.add(key)
+        out.append((where, "\n".join(kept)))
+    return out
+
+
+SBATCH_WRAPPER = """#!/bin/bash
+# Records the ids of the jobs an example submits, then answers as sbatch does.
+out=$("$PMR_REAL_SBATCH" "$@") || exit $?
+printf '%s\\n' "$out"
+id=${out##* }; id=${id%%;*}
+printf '%s\\n' "$id" >>"$PMR_EX_IDS"
+"""
+
+
+def example_fixtures(d):
+    """The files the examples name, in the example's directory: the repository's
+    jobs/ and data/, and the users' own inputs (runs/*.h5, a.h5, run.h5, tasks)."""
+    os.symlink(JOBS, os.path.join(d, "jobs"))
+    os.symlink(os.path.join(SRC, "data"), os.path.join(d, "data"))
+    rng = np.random.default_rng(7)
+    os.makedirs(os.path.join(d, "runs"))
+    for i in range(2):
+        with h5py.File(os.path.join(d, "runs", f"r{i}.h5"), "w") as f:
+            f["particles/energy"] = rng.gamma(2.0, 8.0, 20000)
+    for name, ds in (("a.h5", "x"), ("b.h5", "y")):
+        with h5py.File(os.path.join(d, name), "w") as f:
+            f[ds] = rng.lognormal(0.0, 1.0, 5000)
+    x = np.zeros(20000)
+    e = rng.normal(size=20000)
+    for i in range(1, len(x)):
+        x[i] = 0.8 * x[i - 1] + e[i]
+    with h5py.File(os.path.join(d, "run.h5"), "w") as f:
+        f["signal"] = x
+    with open(os.path.join(d, "tasks.txt"), "w") as f:
+        f.writelines(f"echo task {i}\n" for i in range(20))
+    with open(os.path.join(d, "sweep.csv"), "w") as f:
+        f.write("a,b\n1,2\n3,4\n5,6\n")
+    os.makedirs(os.path.join(d, "bin"))
+    with open(os.path.join(d, "bin", "sim"), "w") as f:
+        f.write("#!/bin/sh\necho sim \"$@\"\n")
+    os.chmod(os.path.join(d, "bin", "sim"), 0o755)
+
+
+def case_examples():
+    """Every example of README.md, jobs/README.md and the templates' headers,
+    run as written (bash, from a directory holding jobs/, data/ and the
+    inputs the example names); every job it submits must end COMPLETED with
+    a last line saying so."""
+    examples = doc_examples()
+    check(len(examples) >= 15, f"found only {len(examples)} examples")
+    top = os.getcwd()
+    wrap = os.path.join(top, "wrap")
+    os.makedirs(wrap)
+    real = shutil.which("sbatch", path=ENV["PATH"])
+    check(real, "no sbatch on PATH")
+    with open(os.path.join(wrap, "sbatch"), "w") as f:
+        f.write(SBATCH_WRAPPER)
+    os.chmod(os.path.join(wrap, "sbatch"), 0o755)
+    submitted = []
+    for n, (where, text) in enumerate(examples):
+        d = os.path.join(top, f"ex{n:02d}")
+        os.makedirs(d)
+        example_fixtures(d)
+        ids = os.path.join(d, "job-ids")
+        open(ids, "w").close()
+        env = dict(ENV)
+        env.update(PATH=os.pathsep.join([wrap, os.path.join(d, "bin"), ENV["PATH"]]),
+                   PMR_REAL_SBATCH=real, PMR_EX_IDS=ids)
+        p = subprocess.run(["bash", "-euo", "pipefail", "-c", text], cwd=d, env=env,
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, f"example {where} exited {p.returncode}:\n{text}\n--- output:\n{p.stdout}{p.stderr}")
+        jids = read_text(ids).split()
+        check(jids and all(j.isdigit() for j in jids), f"example {where} submitted {jids!r}:\n{text}")
+        print(f"{where}: jobs {' '.join(jids)}  [{d}]")
+        submitted += [(where, text, j) for j in jids]
+    recs = wait_jobs(*[j for _, _, j in submitted], timeout=480)
+    for where, text, jid in submitted:
+        for r in recs[jid]:
+            try:
+                expect_state(r, "COMPLETED", "0:0")
+                expect_last_line(r, "COMPLETED")
+            except Failure as e:
+                raise Failure(f"example {where}:\n{text}\n{e}") from None
+    print(f"{len(examples)} examples, {len(submitted)} jobs, all COMPLETED")
+
+
+def case_installed():
+    """cmake --install into a scratch prefix, then submit the installed
+    wordcount.sbatch with INPUT=sample from a directory with no jobs/ or
+    data/, and with no build directory on PATH: the template finds its
+    lib.sh, site.env puts the prefix's bin/ on PATH, the sample is the
+    installed one."""
+    build = os.environ.get("PMR_BUILD_DIR")
+    check(build, "PMR_BUILD_DIR is not set")
+    prefix = os.path.abspath("prefix")
+    run(["cmake", "--install", build, "--prefix", prefix], timeout=120)
+    extra = [p for p in os.environ.get("PMR_TEST_PATH", "").split(os.pathsep) if p]
+    path = os.pathsep.join(p for p in ENV["PATH"].split(os.pathsep) if p not in extra)
+    jid = sbatch(["-N2", "--ntasks-per-node=1",
+                  os.path.join(prefix, "share", "pmr", "jobs", "wordcount.sbatch")],
+                 {"INPUT": "sample", "PATH": path})
+    rec = wait_jobs(jid)[jid][0]
+    expect_state(rec, "COMPLETED", "0:0")
+    sample = os.path.join(prefix, "share", "pmr", "data", "sample")
+    gold = golden(sorted(os.path.join(sample, f) for f in os.listdir(sample)))
+    d = job_dir("pmr-wordcount", jid)
+    expect_counts(os.path.join(d, "wordcount.h5"), gold, "the installed wordcount.sbatch")
+    expect_record(os.path.join(d, "job.txt"), jid, 2, 1)
+    expect_top(rec["StdOut"], gold, 10)
+    expect_last_line(rec, "COMPLETED", d)
+
+
 CASES = {
     "up-again": case_up_again,
     "farm": case_farm,
@@ -628,6 +887,9 @@ CASES = {
     "gen": case_gen,
     "requeue": case_requeue,
     "failure": case_failure,
+    "templates": case_templates,
+    "examples": case_examples,
+    "installed": case_installed,
 }
 
 

@@ -68,7 +68,7 @@ def case_kmeans():
           f"nranks={attrs.get('nranks')} nthreads={attrs.get('nthreads')}, expected 4 x 2")
     out = sj.read_text(rec["StdOut"])
     check("point-iterations/s" in out, f"no --stats line in the job's output:\n{out}")
-    sj.expect_record(f"results/pmr-kmeans-{good}/job.txt", good, 4, 2)
+    sj.expect_record(sj.job_dir("pmr-kmeans", good) + "/job.txt", good, 4, 2)
 
     rec = recs[bad][0]
     sj.expect_state(rec, "FAILED", "1:0")
@@ -77,7 +77,7 @@ def case_kmeans():
     check(len(lines) == 1 and "nope.h5" in lines[0],
           f"want one 'pmr-kmeans: ...' line naming nope.h5 in the job's output:\n{out}")
     check(not os.path.exists("out/bad.h5"), "the failed job left out/bad.h5")
-    sj.expect_record(f"results/pmr-kmeans-{bad}/job.txt", bad, 2, 2, exit_status="1")
+    sj.expect_record(sj.job_dir("pmr-kmeans", bad) + "/job.txt", bad, 2, 2, exit_status="1")
 
 
 def main():
