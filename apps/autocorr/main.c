@@ -383,8 +383,8 @@ int main(int argc, char **argv) {
                   : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                      : pmr_strerror(rc));
   /* After an error, the one message line is all that stderr gets. */
-  if (cli.stats && !rc)
-    pmr_ctx_print_stats(ctx, stderr);
+  if (!rc && pmr_cli_stats(&cli, ctx, 1))
+    rc = PMR_EIO; /* the message is printed */
 
   for (int t = 0; job.slot && t < nt; t++) {
     ac_work_free(job.slot[t].work);

@@ -2,16 +2,37 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <hdf5.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
+
+/* --version: pmr's, the MPI library's (its first line) and HDF5's, for
+ * support requests. MPI_Get_library_version may be called before MPI_Init. */
+static void pmr_cli_version(const pmr_cli *cli) {
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+  int len = 0;
+  if (MPI_Get_library_version(mpi, &len) != MPI_SUCCESS)
+    snprintf(mpi, sizeof mpi, "unknown");
+  mpi[strcspn(mpi, "\n")] = '\0';
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  printf("%s (pmr) %s\nMPI: %s\nHDF5: %u.%u.%u\n", cli->prog,
+         pmr_version_string(), mpi, maj, min, rel);
+}
+
+static void pmr_cli_progress_clear(void);
 
 void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...) {
   pmr_signals_install(NULL, 0); /* this line is the run's one message */
   if (cli->rank != 0)
     return;
+  pmr_cli_progress_clear();
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "%s: ", cli->prog);
@@ -38,7 +59,15 @@ static void pmr_cli_usage(const pmr_cli *cli) {
          "      --progress       show progress on stderr (default when "
          "stderr is a tty)\n"
          "      --no-progress    never show progress\n"
-         "      --stats          print phase timings at the end (stderr)\n"
+         "      --progress-interval S  without a terminal, a progress line "
+         "every S seconds\n"
+         "                       (default 30) and at the end of each phase\n"
+         "      --stats          print the run's statistics at the end "
+         "(stderr): phase\n"
+         "                       times over ranks, counters, throughput, "
+         "peak RSS\n"
+         "      --stats-json FILE  write the same statistics to FILE as "
+         "JSON\n"
          "      --files-from F   also read input names from file F, one a "
          "line\n"
          "  -0, --null           names in F are NUL-separated "
@@ -66,8 +95,7 @@ int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
   return 0;
 }
 
-/* argv joined, each argument single-quoted when the shell would need it. */
-static char *pmr_cli_join(int argc, char **argv) {
+char *pmr_cli_join(int argc, char **argv) {
   size_t len = 1;
   for (int i = 0; i < argc; i++)
     len += 4 * strlen(argv[i]) + 3;
@@ -100,8 +128,7 @@ static char *pmr_cli_join(int argc, char **argv) {
   return s;
 }
 
-/* The rank a launcher gives this process before MPI_Init, or 0. */
-static int pmr_cli_env_rank(void) {
+int pmr_cli_env_rank(void) {
   static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK",
                                "PMI_RANK", "SLURM_PROCID"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -119,6 +146,7 @@ static void pmr_cli_name(pmr_cli *cli, const pmr_cli_app *app) {
   cli->prog = prog;
   cli->app = app;
   cli->progress = -1;
+  cli->progress_interval = 30;
 }
 
 int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
@@ -132,15 +160,23 @@ int pmr_cli_early(const pmr_cli_app *app, int argc, char **argv) {
       if (help)
         pmr_cli_usage(&cli);
       else
-        printf("%s (pmr) %s\n", cli.prog, pmr_version_string());
+        pmr_cli_version(&cli);
     }
     return 1;
   }
   return 0;
 }
 
-enum { OPT_VERSION = 0x1000, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS,
-       OPT_FILES_FROM, OPT_NULL };
+enum {
+  OPT_VERSION = 0x1000,
+  OPT_PROGRESS,
+  OPT_NO_PROGRESS,
+  OPT_STATS,
+  OPT_STATS_JSON,
+  OPT_PROGRESS_INTERVAL,
+  OPT_FILES_FROM,
+  OPT_NULL
+};
 
 /* --files-from: the positional inputs, then the names of `list` (one a
  * line, or NUL-separated with -0; empty entries skipped), into a new
@@ -225,6 +261,8 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       {"stats", no_argument, NULL, OPT_STATS},
       {"files-from", required_argument, NULL, OPT_FILES_FROM},
       {"null", no_argument, NULL, OPT_NULL},
+      {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+      {"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
   };
   size_t nc = sizeof common / sizeof common[0], na = 0;
   while (app->longopts && app->longopts[na].name)
@@ -291,7 +329,7 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       break;
     case OPT_VERSION:
       if (cli->rank == 0)
-        printf("%s (pmr) %s\n", cli->prog, pmr_version_string());
+        pmr_cli_version(cli);
       rc = PMR_CLI_DONE;
       break;
     case OPT_PROGRESS:
@@ -302,6 +340,25 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
       break;
     case OPT_STATS:
       cli->stats = 1;
+      break;
+    case OPT_PROGRESS_INTERVAL: {
+      char *end;
+      errno = 0;
+      double v = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(v > 0) || v > 1e6) {
+        pmr_cli_error(cli, "invalid value '%s' for --progress-interval: need "
+                           "seconds above 0, e.g. 10 (see --help)", optarg);
+        rc = PMR_CLI_USAGE;
+      }
+      cli->progress_interval = v;
+      break;
+    }
+    case OPT_STATS_JSON:
+      if (!*optarg) {
+        pmr_cli_error(cli, "--stats-json needs a file name (see --help)");
+        rc = PMR_CLI_USAGE;
+      }
+      cli->stats_json = optarg;
       break;
     case ':':
       pmr_cli_error(cli, "option '%s' needs a value (see --help)",
@@ -337,28 +394,175 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
     pmr_cli_error(cli, "no output file: give -o OUT.h5 (see --help)");
     return PMR_CLI_USAGE;
   }
+  /* -o writes HDF5: a text file's name there is a slip for --text. */
+  const char *dot = cli->output ? strrchr(cli->output, '.') : NULL;
+  int has_text = 0;
+  for (size_t i = 0; app->longopts && app->longopts[i].name; i++)
+    has_text |= !strcmp(app->longopts[i].name, "text");
+  if (has_text && dot &&
+      (!strcasecmp(dot, ".txt") || !strcasecmp(dot, ".tsv") ||
+       !strcasecmp(dot, ".csv"))) {
+    pmr_cli_error(cli, "-o writes HDF5, but '%s' names a text file: use "
+                       "--text %s for text output (see --help)",
+                  cli->output, cli->output);
+    return PMR_CLI_USAGE;
+  }
   return PMR_CLI_RUN;
+}
+
+/* Progress on rank 0. On a terminal one line is redrawn in place (at most
+ * as often as the library reports, about twice a second) and cleared when
+ * the phase ends; elsewhere (a batch log read with tail -f) a plain line is
+ * printed every --progress-interval seconds and at the end of each phase.
+ * Each line: phase, percentage, done of total (the phase's units: bytes of
+ * text input, rows, pairs), rate, elapsed time and ETA. */
+static struct {
+  char phase[32];
+  double t0, last;   /* the phase's start; the last line printed */
+  uint64_t d0;       /* done at t0 */
+  int finished;      /* the phase's 100% line is out */
+  int drawn;         /* a terminal line is on screen */
+} pmr_cli_prog;
+
+static double pmr_cli_clock(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void pmr_cli_amount(double x, char *buf, size_t n) {
+  static const char *const u[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (x >= 1000.0 && i < 5) {
+    x /= 1000.0;
+    i++;
+  }
+  snprintf(buf, n, i ? "%.1f%s" : "%.0f%s", x, u[i]);
+}
+
+static void pmr_cli_duration(double s, char *buf, size_t n) {
+  if (s < 60)
+    snprintf(buf, n, "%.1f s", s);
+  else if (s < 3600)
+    snprintf(buf, n, "%d min %02d s", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, n, "%d h %02d min", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+/* Clear a terminal line left on screen (before messages and tables). */
+static void pmr_cli_progress_clear(void) {
+  if (pmr_cli_prog.drawn) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+    pmr_cli_prog.drawn = 0;
+  }
 }
 
 static void pmr_cli_progress(const char *phase, uint64_t done, uint64_t total,
                              void *user) {
   const pmr_cli *cli = user;
+  double now = pmr_cli_clock();
+  if (strncmp(pmr_cli_prog.phase, phase, sizeof pmr_cli_prog.phase - 1)) {
+    snprintf(pmr_cli_prog.phase, sizeof pmr_cli_prog.phase, "%s", phase);
+    /* A new phase starts where the last one ended (or at setup). */
+    if (pmr_cli_prog.finished)
+      pmr_cli_prog.t0 = pmr_cli_prog.last;
+    pmr_cli_prog.d0 = 0;
+    pmr_cli_prog.finished = 0;
+  }
+  int end = done >= total;
+  if (end && pmr_cli_prog.finished)
+    return; /* the library may report the end twice */
+  int tty = isatty(STDERR_FILENO);
+  if (!end && !tty && now - pmr_cli_prog.last < cli->progress_interval)
+    return;
+  double el = now - pmr_cli_prog.t0;
+  double rate = el > 0 ? (double)(done - pmr_cli_prog.d0) / el : 0;
   double pct = total ? 100.0 * (double)done / (double)total : 100.0;
-  fprintf(stderr, "\r%s: %s %5.1f%%%s", cli->prog, phase, pct,
-          done >= total ? "\n" : "");
+  char d[16], t[16], r[16], e[24], eta[24] = "";
+  pmr_cli_amount((double)done, d, sizeof d);
+  pmr_cli_amount((double)total, t, sizeof t);
+  pmr_cli_amount(rate, r, sizeof r);
+  pmr_cli_duration(el, e, sizeof e);
+  if (!end && rate > 0) {
+    char left[16];
+    pmr_cli_duration((double)(total - done) / rate, left, sizeof left);
+    snprintf(eta, sizeof eta, ", ETA %s", left);
+  }
+  if (tty)
+    fputs("\r\033[K", stderr);
+  fprintf(stderr, "%s: %s %5.1f%% (%s of %s) %s/s, elapsed %s%s%s", cli->prog,
+          phase, pct, d, t, r, e, eta, tty ? "" : "\n");
+  pmr_cli_prog.drawn = tty;
+  if (end)
+    pmr_cli_progress_clear();
   fflush(stderr);
+  pmr_cli_prog.last = now;
+  pmr_cli_prog.finished = end;
+}
+
+/* CPUs in this process's affinity mask (0 when unknown). */
+static int pmr_cli_mask_cpus(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 0;
+  return CPU_COUNT(&set);
+}
+
+/* Once, on rank 0, before the work: a rank with more threads than CPUs in
+ * its affinity mask (Open MPI binds each rank to one core by default) runs
+ * its threads in turns on the same cores. Collective. */
+static void pmr_cli_check_binding(pmr_cli *cli, pmr_ctx *ctx) {
+  int threads = pmr_ctx_threads(ctx), cpus = pmr_cli_mask_cpus();
+  struct {
+    int excess, rank;
+  } worst = {cpus > 0 ? threads - cpus : 0, cli->rank};
+  MPI_Comm comm = pmr_ctx_comm(ctx);
+  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_2INT, MPI_MAXLOC, comm);
+  if (worst.excess <= 0)
+    return;
+  int tc[2] = {0, 0};
+  if (cli->rank == worst.rank)
+    tc[0] = threads, tc[1] = cpus;
+  MPI_Allreduce(MPI_IN_PLACE, tc, 2, MPI_INT, MPI_MAX, comm);
+  if (cli->rank == 0)
+    fprintf(stderr,
+            "%s: warning: rank %d runs %d threads on %d CPU%s of its "
+            "affinity mask, so they take turns; launch with "
+            "'mpirun --bind-to none' or '--map-by slot:PE=%d' (srun: "
+            "--cpus-per-task=%d), or give -t %d\n",
+            cli->prog, worst.rank, tc[0], tc[1], tc[1] == 1 ? "" : "s",
+            tc[0], tc[0], tc[1]);
 }
 
 void pmr_cli_setup(pmr_cli *cli, pmr_ctx *ctx) {
   if (cli->threads > 0)
     pmr_ctx_set_threads(ctx, cli->threads);
+  pmr_cli_check_binding(cli, ctx);
   if (cli->memory > 0)
     pmr_ctx_set_memory(ctx, cli->memory);
   int progress = cli->progress;
   if (progress < 0)
     progress = cli->rank == 0 && isatty(STDERR_FILENO);
-  if (progress && cli->rank == 0)
+  if (progress && cli->rank == 0) {
+    pmr_cli_prog.t0 = pmr_cli_prog.last = pmr_cli_clock();
     pmr_ctx_set_progress(ctx, pmr_cli_progress, cli);
+  }
+}
+
+int pmr_cli_stats(pmr_cli *cli, pmr_ctx *ctx, int table) {
+  if (cli->rank == 0)
+    pmr_cli_progress_clear();
+  if (table && cli->stats)
+    pmr_ctx_print_stats(ctx, stderr);
+  if (!cli->stats_json)
+    return 0;
+  int rc = pmr_ctx_write_stats_json(ctx, cli->stats_json);
+  if (rc)
+    pmr_cli_error(cli, "%s", *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
+                                              : pmr_strerror(rc));
+  return rc ? 1 : 0;
 }
 
 void pmr_cli_free(pmr_cli *cli) {

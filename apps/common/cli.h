@@ -45,6 +45,9 @@ struct pmr_cli {
   char **owned_inputs; /* --files-from: the array and its names' bytes */
   char *owned_names;
   char *command_line; /* argv joined, shell-quoted where needed */
+  const char *stats_json; /* --stats-json FILE, or NULL */
+  double progress_interval; /* --progress-interval: seconds between plain
+                               progress lines without a terminal */
 };
 
 enum { PMR_CLI_RUN = 0, PMR_CLI_DONE = -1, PMR_CLI_USAGE = 2 };
@@ -67,6 +70,15 @@ void pmr_cli_error(const pmr_cli *cli, const char *fmt, ...)
 int pmr_cli_positive(pmr_cli *cli, const char *opt, const char *arg,
                      long long *out);
 void pmr_cli_free(pmr_cli *cli);
+/* At the end of a successful run: the stats table on stderr (--stats, when
+ * `table`; apps with a table of their own pass 0) and the JSON file
+ * (--stats-json). Collective. Returns 0, or 1 after a message. */
+int pmr_cli_stats(pmr_cli *cli, pmr_ctx *ctx, int table);
+/* argv joined, each argument single-quoted when the shell would need it
+ * (malloc'ed; NULL when out of memory). */
+char *pmr_cli_join(int argc, char **argv);
+/* The rank a launcher gives this process before MPI_Init, or 0. */
+int pmr_cli_env_rank(void);
 
 /* End a run: free, MPI_Finalize, and return `status` (0, 1 or 2). */
 int pmr_cli_finish(pmr_cli *cli, int status);

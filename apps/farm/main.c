@@ -640,6 +640,10 @@ int main(int argc, char **argv) {
     }
     free(all);
   }
+  if (pmr_cli_stats(&cli, ctx, 0)) {
+    status = 1; /* the message is printed */
+    goto done;
+  }
 
   if (journal_bad) {
     snprintf(err, sizeof err, "%s", jerr);

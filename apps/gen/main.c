@@ -1056,6 +1056,8 @@ int main(int argc, char **argv) {
   /* After an error, the one message line is all that stderr gets. */
   else if (cli.stats)
     print_stats(ctx, &g.o, res.gen_s, res.write_s, res.bytes, res.lines);
+  if (!rc && pmr_cli_stats(&cli, ctx, 0))
+    rc = PMR_EIO; /* the message is printed */
   pmr_ctx_destroy(&ctx);
   return pmr_cli_finish(&cli, rc ? 1 : 0);
 }

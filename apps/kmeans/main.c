@@ -493,10 +493,10 @@ int main(int argc, char **argv) {
                   : *pmr_errmsg(ctx) ? pmr_errmsg(ctx)
                                      : pmr_strerror(rc));
   /* After an error, the one message line is all that stderr gets. */
-  if (cli.stats && !rc) {
+  if (cli.stats && !rc)
     km_print_stats(&dt, &res);
-    pmr_ctx_print_stats(ctx, stderr);
-  }
+  if (!rc && pmr_cli_stats(&cli, ctx, 1))
+    rc = PMR_EIO; /* the message is printed */
   free(var);
   free(res.init);
   free(res.cent);

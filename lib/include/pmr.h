@@ -269,20 +269,40 @@ typedef struct pmr_stats {
   uint64_t shuffle_rounds;
   size_t peak_rss;       /* peak resident set of this process, bytes */
   uint64_t spilled_bytes; /* bytes written to spill files (tmpdir) */
-  uint64_t reserved[9];  /* zero */
+  uint64_t keys;         /* distinct keys this rank holds in the hash set
+                            reduced last (its share of the result) */
+  uint64_t reserved[8];  /* zero */
 } pmr_stats;
 
 /* This rank's counters. Not collective. */
 PMR_EXTERN void pmr_ctx_stats(const pmr_ctx *ctx, pmr_stats *out);
 
-/* Totals over all ranks: sums of the counters, max of seconds and peak RSS.
+/* Totals over all ranks: sums of the counters (keys: the distinct keys of
+ * the set reduced last), max of seconds and peak RSS.
  * Collective. Returns PMR_OK or PMR_EMPI. */
 PMR_EXTERN int pmr_ctx_stats_global(pmr_ctx *ctx, pmr_stats *out);
 
-/* Print a table of phase timings (min/mean/max over ranks), counters and
- * peak RSS to `fp` on rank 0 (others print nothing). Collective.
- * Returns PMR_OK or PMR_EMPI. */
+/* Print the run's statistics to `fp` on rank 0 (others print nothing): per
+ * phase seconds and peak RSS as min / median / max over the ranks (so
+ * imbalance shows), then the totals: wall time since pmr_ctx_create (the
+ * slowest rank), ranks x threads, input bytes, records, pairs emitted,
+ * distinct keys (of the set reduced last), shuffled bytes and rounds, and
+ * throughput (input bytes and records per second of wall time), in human
+ * units with the exact figure beside. Collective. Returns PMR_OK or
+ * PMR_EMPI. */
 PMR_EXTERN int pmr_ctx_print_stats(pmr_ctx *ctx, FILE *fp);
+
+/* Write the same statistics as a JSON object to file `path` (rank 0 writes
+ * it under a temporary name and renames it). Schema (README, "Statistics"):
+ * {"schema": "pmr-stats/1", "pmr_version", "ranks", "threads",
+ * "wall_seconds", "phases": {"map": {"min", "median", "max"}, ...},
+ * "peak_rss_bytes": {"min", "median", "max"}, "input_bytes", "records",
+ * "pairs_emitted", "distinct_keys", "shuffled_bytes", "shuffle_rounds",
+ * "throughput": {"bytes_per_second", "records_per_second"},
+ * "per_rank": {"seconds": {"map": [...], ...}, "peak_rss_bytes": [...]}}.
+ * Collective. Returns PMR_OK, PMR_EMPI, PMR_EINVAL (NULL or empty path),
+ * PMR_EIO (cannot write; the message names the file), agreed. */
+PMR_EXTERN int pmr_ctx_write_stats_json(pmr_ctx *ctx, const char *path);
 
 /* ---------------------------------------------------------------------
  * 3. Key/value sets

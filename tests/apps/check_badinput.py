@@ -240,9 +240,11 @@ def check_info(app, nprocs, timeout, env):
     try:
         rc, out, err, hung, _ = run(launcher(nprocs, bind_none=False) + [app, "--version"], work, timeout, env)
         text = out.decode("utf-8", "replace")
-        if hung or rc != 0 or not re.fullmatch(r"pmr-wordcount \(pmr\) \d+\.\d+\.\d+\S*\n", text):
-            problems.append("--version: exit %s, stdout %r; want exit 0 and one line "
-                            "'pmr-wordcount (pmr) X.Y.Z'" % (rc, text[:200]))
+        if hung or rc != 0 or not re.fullmatch(
+                r"pmr-wordcount \(pmr\) \d+\.\d+\.\d+\S*\nMPI: [^\n]+\nHDF5: [\d.]+\n", text):
+            problems.append("--version: exit %s, stdout %r; want exit 0 and the lines "
+                            "'pmr-wordcount (pmr) X.Y.Z', 'MPI: ...', 'HDF5: A.B.C' once"
+                            % (rc, text[:200]))
         rc, out, err, hung, _ = run(launcher(nprocs, bind_none=False) + [app, "--help"], work, timeout, env)
         text = out.decode("utf-8", "replace")
         if hung or rc != 0 or "usage" not in text.lower() or text.lower().count("usage:") != 1:

@@ -25,6 +25,9 @@ its status (1 for bad input, 2 for a usage error), print exactly one line,
 "pmr-merge: ...", naming the file or option, leave nothing behind, and not
 hang.
 
+--via-h5 runs the same cases through "pmr-h5 merge" (--app is then pmr-h5):
+the messages must start with "pmr-h5 merge: ".
+
 Exit status 0 when everything matches, 1 otherwise. Needs numpy and h5py.
 """
 import argparse
@@ -45,6 +48,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from launch import launcher, run  # noqa: E402
 
 TOP = 10
+SUB = []            # ["merge"] with --via-h5
+PROG = "pmr-merge"  # the messages' prefix
 
 
 # --- inputs -----------------------------------------------------------------------
@@ -172,7 +177,8 @@ def check_h5(path, group, gold, dtype, want_attrs):
     for name, want in want_attrs.items():
         if attrs.get(name) != want:
             problems.append("attribute %s = %r, want %r" % (name, attrs.get(name), want))
-    if "pmr-merge" not in str(attrs.get("command_line", "")):
+    if PROG.split()[0] not in str(attrs.get("command_line", "")) or \
+            (SUB and " merge " not in str(attrs.get("command_line", ""))):
         problems.append("attribute command_line = %r" % attrs.get("command_line"))
     return problems
 
@@ -219,7 +225,7 @@ def snapshot(root):
 # --- runs ---------------------------------------------------------------------------
 
 def merge(app, args, work, argv, timeout=150):
-    cmd = launcher(args.np) + [app, "-t", str(args.threads)] + \
+    cmd = launcher(args.np) + [app] + SUB + ["-t", str(args.threads)] + \
         (["-m", args.memory] if args.memory else []) + argv
     print("run:", shlex.join(cmd))
     rc, out, err, hung, secs = run(cmd, work, timeout)
@@ -319,7 +325,7 @@ def bad_runs(app, args, root):
         with open(os.path.join(work, "text.h5"), "w") as f:
             f.write("not HDF5\n")
         before = snapshot(work)
-        cmd = launcher(args.np, bind_none=False) + [app] + argv
+        cmd = launcher(args.np, bind_none=False) + [app] + SUB + argv
         rc, out, err, hung, secs = run(cmd, work, 60)
         lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
         p = []
@@ -329,8 +335,8 @@ def bad_runs(app, args, root):
             p.append("exit status %s, want %d" % (rc, want_rc))
         if len(lines) != 1:
             p.append("stderr has %d lines, want 1: %r" % (len(lines), lines[:6]))
-        elif not lines[0].startswith("pmr-merge: "):
-            p.append("message %r does not start with 'pmr-merge: '" % lines[0])
+        elif not lines[0].startswith(PROG + ": "):
+            p.append("message %r does not start with '%s: '" % (lines[0], PROG))
         elif not any(m in lines[0] for m in mention):
             p.append("message %r names none of %r" % (lines[0], mention))
         after = snapshot(work)
@@ -352,7 +358,11 @@ def main():
     ap.add_argument("--bad", action="store_true", help="run the bad-input cases")
     ap.add_argument("--only", help="with --bad: the cases whose name matches this regex")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--via-h5", action="store_true", help="--app is pmr-h5: run 'pmr-h5 merge'")
     args = ap.parse_args()
+    global SUB, PROG
+    if args.via_h5:
+        SUB, PROG = ["merge"], "pmr-h5 merge"
     app = os.path.abspath(args.app)
     if args.wordcount:
         args.wordcount = os.path.abspath(args.wordcount)

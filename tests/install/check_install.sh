@@ -35,7 +35,7 @@ clean=(env -i HOME="$work" TMPDIR="$work" PATH="$prefix/bin:/usr/bin:/bin"
        OMPI_MCA_rmaps_base_oversubscribe=1 OMP_WAIT_POLICY=passive)
 
 # 1. An installed app on the installed sample.
-v=$("${clean[@]}" pmr-wordcount --version | awk '{print $NF}')
+v=$("${clean[@]}" pmr-wordcount --version | awk 'NR == 1 {print $NF}')
 out=$("${clean[@]}" OMP_NUM_THREADS=1 "${launch[@]}" 2 "${pre[@]}" pmr-wordcount --top 3 \
       "$prefix"/share/pmr/data/sample/*.txt -o "$work/wc.h5")
 [ "$(printf '%s\n' "$out" | wc -l)" = 3 ] || fail "pmr-wordcount --top 3 printed: $out"

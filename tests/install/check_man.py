@@ -31,7 +31,7 @@ def main():
         helptext = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30).stdout
         src = open(page, encoding="utf-8").read().replace("\\-", "-")
         version = subprocess.run([exe, "--version"], capture_output=True, text=True,
-                                 timeout=30).stdout.split()[-1]
+                                 timeout=30).stdout.splitlines()[0].split()[-1]
         if f'"pmr {version}"' not in src.split("\n", 1)[0]:
             problems.append(f"{page}: .TH does not name pmr {version} (the app's version)")
         for opt in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", helptext))):

@@ -273,7 +273,7 @@ def pmr_version():
     """The version the apps under test report ("0.2.0"), asked once."""
     global _version
     if _version is None:
-        out = run(["pmr-wordcount", "--version"]).stdout.split()
+        out = (run(["pmr-wordcount", "--version"]).stdout.splitlines() or [""])[0].split()
         check(out, "pmr-wordcount --version printed nothing")
         _version = out[-1]
     return _version

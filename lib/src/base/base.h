@@ -50,6 +50,7 @@ struct pmr_ctx {
   int holding;
   int nheld;
   char **held_tmp, **held_path;
+  double t_created; /* pmr__now() at pmr_ctx_create: the stats' wall time */
 };
 
 /* ---- allocation (alloc.c) ----

@@ -104,6 +104,7 @@ int pmr_ctx_create(MPI_Comm comm, pmr_ctx **out) {
   MPI_Comm_rank(ctx->comm, &ctx->rank);
   MPI_Comm_size(ctx->comm, &ctx->size);
   ctx->tmpdir = tmpdir;
+  ctx->t_created = pmr__now();
   ctx->nthreads = pmr__default_threads(ctx->comm);
   ctx->memory = PMR__DEFAULT_MEMORY;
   const char *log = getenv("PMR_LOG");

@@ -176,6 +176,8 @@ static int pmr__reduce(pmr_kv *kv, int root) {
     rc = pmr__reduce_group(kv);
   } else {
     rc = pmr__reduce_hash(kv);
+    if (!rc)
+      ctx->stats.keys = pmr_kv_local_size(kv);
   }
   kv->state = rc ? PMR__FAILED : PMR__REDUCED;
   return rc;
