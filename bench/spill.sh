@@ -116,7 +116,7 @@ run_one() { # config rep
     cpu=$(awk -v a="$cpu" -v b="$(sed -n 's/.*cpu_s=\([0-9.]*\).*/\1/p' "$f")" \
       'BEGIN { printf "%.3f", a + b }')
   done
-  spilled=$(sed -n 's/^spilled bytes *\([0-9]*\).*/\1/p' "$rundir/$tag.stderr")
+  spilled=$(sed -n 's/^spilled .*(\([0-9]*\) B).*/\1/p' "$rundir/$tag.stderr")
   echo "$c $rep $wall $cpu ${spilled:-0}$rss" >>"$results"
   if [[ -n $(ls -A "$PMR_TMPDIR") ]]; then
     say "bench: $c (run $rep) left files in $PMR_TMPDIR"

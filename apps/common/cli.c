@@ -398,7 +398,8 @@ int pmr_cli_parse(pmr_cli *cli, const pmr_cli_app *app, int argc,
   const char *dot = cli->output ? strrchr(cli->output, '.') : NULL;
   int has_text = 0;
   for (size_t i = 0; app->longopts && app->longopts[i].name; i++)
-    has_text |= !strcmp(app->longopts[i].name, "text");
+    has_text |= !strcmp(app->longopts[i].name, "text") &&
+                app->longopts[i].has_arg == required_argument;
   if (has_text && dot &&
       (!strcasecmp(dot, ".txt") || !strcasecmp(dot, ".tsv") ||
        !strcasecmp(dot, ".csv"))) {

@@ -406,7 +406,7 @@ def main():
             os.rmdir(spilldir) if not left else shutil.rmtree(spilldir)
             if left:
                 spill_problems.append("files left in the spill directory: %s" % left)
-            m = re.search(rb"spilled bytes\s+(\d+)", err)
+            m = re.search(rb"^spilled\s.*\((\d+) B\)", err, re.M)
             if not m or int(m.group(1)) == 0:
                 spill_problems.append("nothing was spilled at -m %s" % args.memory)
             else:
