@@ -34,7 +34,8 @@ from slurm_jobs import Failure, check  # noqa: E402
 def expect_failed(rec, app, name, out_path):
     sj.expect_state(rec, "FAILED", "1:0")
     out = sj.read_text(rec["StdOut"])
-    lines = [ln for ln in out.splitlines() if ln.startswith(app + ":")]
+    lines = [ln for ln in out.splitlines() if ln.startswith(app + ":")
+             and not ln.startswith(app + ": warning:")]
     check(len(lines) == 1 and name in lines[0],
           f"want one '{app}: ...' line naming {name} in the job's output:\n{out}")
     check(not os.path.exists(out_path), f"the failed job left {out_path}")
